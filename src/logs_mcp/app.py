@@ -1,0 +1,131 @@
+"""Composition root: services from settings, and the one ASGI app serving REST, OTLP and MCP."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import FastAPI
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from logs_mcp import __version__
+from logs_mcp.config import Settings
+from logs_mcp.http import errors, logs_routes, otlp
+from logs_mcp.logs.accounts import Accounts
+from logs_mcp.logs.ingest import LogIngest
+from logs_mcp.logs.queries import LogQueries
+from logs_mcp.services import Services
+from logs_mcp.store import state
+from logs_mcp.store.clickhouse import LogStore
+from logs_mcp.store.log_schema import SchemaTarget
+from logs_mcp.tools.server import build_mcp_server
+
+MCP_PATH = "/mcp"
+SSE_PATH = "/sse"
+SSE_MESSAGES_PATH = "/messages/"
+
+
+def open_state(settings: Settings) -> tuple[Any, Accounts]:
+    """The state store alone (migrated): enough for commands that manage projects and keys."""
+    engine = state.make_engine(settings.state_url)
+    state.upgrade(engine)
+    return engine, Accounts(engine)
+
+
+def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -> Services:
+    """Open both stores (migrating them) and wire the services. Raises StoreLockedError when another
+    process owns the embedded log store."""
+    engine, accounts = open_state(settings)
+    target = SchemaTarget(settings.clickhouse_database, settings.retention_days, settings.clickhouse_cluster)
+    log_store = LogStore.open(
+        url=settings.clickhouse_url,
+        data_dir=settings.data_dir,
+        target=target,
+        pool_size=settings.clickhouse_pool_size,
+        owner=owner,
+        settings={"max_execution_time": settings.query_timeout_seconds},
+    )
+    try:
+        log_store.migrate()
+    except Exception:
+        log_store.close()
+        raise
+    return Services(
+        settings=settings,
+        log_store=log_store,
+        state_engine=engine,
+        accounts=accounts,
+        queries=LogQueries(log_store),
+        ingest=LogIngest(log_store, settings.max_request_bytes),
+    )
+
+
+def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Mounted sub-apps never see lifespan events, so the MCP session manager is run here.
+        async with contextlib.AsyncExitStack() as stack:
+            if mcp is not None:
+                await stack.enter_async_context(mcp.session_manager.run())
+            yield
+
+    app = FastAPI(
+        title="logs-mcp",
+        version=__version__,
+        description="Search logs and manage log alerts. PostHog Logs API compatible.",
+        openapi_url="/api/schema/",
+        docs_url="/api/docs/",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(logs_routes.router)
+    app.include_router(otlp.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class PathDispatcher:
+    """Routes MCP transport paths to the MCP apps and everything else (lifespan included) to REST."""
+
+    def __init__(self, rest: ASGIApp, streamable_http: ASGIApp, sse: ASGIApp) -> None:
+        self._rest = rest
+        self._streamable_http = streamable_http
+        self._sse = sse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.rstrip("/") == MCP_PATH:
+            await self._streamable_http(scope, receive, send)
+        elif scope["type"] == "http" and (path == SSE_PATH or path.startswith(SSE_MESSAGES_PATH)):
+            await self._sse(scope, receive, send)
+        else:
+            await self._rest(scope, receive, send)
+
+
+def build_asgi_app(services: Services) -> ASGIApp:
+    mcp = build_mcp_server(services, local_principal=None, http_auth=True)
+    security = _transport_security(services.settings)
+    streamable_http = mcp.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security)
+    sse = mcp.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGES_PATH, transport_security=security)
+    return PathDispatcher(build_rest_app(services, mcp), streamable_http, sse)
+
+
+def _transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection while bound to loopback; on a real interface every call carries an API
+    key anyway, and the Host header is whatever name users reach the server by."""
+    if settings.host in ("127.0.0.1", "localhost", "::1"):
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)

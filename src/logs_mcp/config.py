@@ -1,0 +1,52 @@
+"""All settings of logs-mcp in one place, read from the environment (prefix ``LOGS_MCP_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOGS_MCP_", extra="ignore")
+
+    data_dir: Path = Field(Path(".logs-mcp"), description="Where the embedded stores keep their files.")
+    clickhouse_url: str | None = Field(
+        None, description="http(s)://user:password@host:8123 of a ClickHouse server; unset = embedded chDB."
+    )
+    clickhouse_database: str = "logs_mcp"
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="Cluster name: tables become ReplicatedMergeTree ON CLUSTER behind a Distributed table.",
+    )
+    clickhouse_pool_size: int = Field(4, ge=1, le=64)
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the state store; unset = SQLite file."
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    public_url: str | None = Field(None, description="Base URL clients use to reach this server.")
+
+    retention_days: int = Field(30, ge=1, description="Logs older than this are dropped by ClickHouse TTL.")
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Decompressed OTLP body limit.")
+    query_timeout_seconds: float = Field(30.0, gt=0)
+    mcp_token_budget: int = Field(
+        20_000, ge=500, description="Most tokens (chars/4) one MCP result may take."
+    )
+    export_row_limit: int = Field(1_000_000, ge=1)
+
+    project_id: int | None = Field(None, description="Project that `logs-mcp stdio` acts on.")
+
+    @property
+    def clickhouse_path(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+    @property
+    def state_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'state.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,268 @@
+"""OTLP/HTTP log ingestion: decode an ExportLogsServiceRequest (protobuf or JSON, gzip or not) and store
+its records as one columnar insert, mapped as ``logs-query.md`` §1.4 says."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+
+from logs_mcp.errors import InvalidInput, PayloadTooLarge
+from logs_mcp.store.clickhouse import LogStore
+
+GZIP_MAGIC = b"\x1f\x8b"
+NO_TRACE = bytes(16)
+NO_SPAN = bytes(8)
+NANOS_PER_MICRO = 1000
+NANOS_PER_HOUR = 3600 * 10**9
+
+SEVERITY_ALIASES = {
+    **dict.fromkeys(("critical", "fatal", "crit", "alert", "emerg"), "fatal"),
+    **dict.fromkeys(("error", "err", "eror"), "error"),
+    **dict.fromkeys(("warn", "warning"), "warn"),
+    **dict.fromkeys(("info", "information", "informational"), "info"),
+    **dict.fromkeys(("debug", "dbug"), "debug"),
+    "trace": "trace",
+}
+SEVERITY_NUMBERS = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "error": 17, "fatal": 21}
+BODY_LEVEL_KEYS = ("level", "severity", "log.level", "config.log_level")
+COLUMNS = (
+    "project_id",
+    "timestamp",
+    "observed_timestamp",
+    "trace_id",
+    "span_id",
+    "trace_flags",
+    "severity_text",
+    "severity_number",
+    "service_name",
+    "body",
+    "attributes",
+    "resource_attributes",
+    "instrumentation_scope",
+    "event_name",
+)
+
+
+def severity_from_number(number: int) -> str:
+    """OTel severity numbers come in blocks of four: 1–4 trace … 21–24 fatal."""
+    names = ("trace", "debug", "info", "warn", "error", "fatal")
+    return names[(number - 1) // 4] if 1 <= number <= 24 else "unknown"
+
+
+def normalise_severity(text: str, body: str) -> str:
+    """A level named in a JSON body wins over the record's text; anything unknown reads as info."""
+    from_body = _level_in_json_body(body)
+    if from_body:
+        return from_body
+    return SEVERITY_ALIASES.get(text.strip().lower(), "info")
+
+
+def _level_in_json_body(body: str) -> str | None:
+    if not body.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    for key in BODY_LEVEL_KEYS:
+        value = parsed.get(key)
+        if isinstance(value, str) and value.strip().lower() in SEVERITY_ALIASES:
+            return SEVERITY_ALIASES[value.strip().lower()]
+    return None
+
+
+def any_value_text(value: AnyValue) -> str:
+    """The natural text of an attribute value: strings as they are, "42", "true", JSON for lists/maps."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind is None:
+        return ""
+    return json.dumps(_any_value_python(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _any_value_python(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    if kind == "array_value":
+        return [_any_value_python(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {item.key: _any_value_python(item.value) for item in value.kvlist_value.values}
+    if kind == "string_value":
+        return value.string_value
+    return None
+
+
+def attributes_text(attributes: Iterable[KeyValue]) -> dict[str, str]:
+    return {item.key: any_value_text(item.value) for item in attributes}
+
+
+def scope_text(scope: InstrumentationScope | None) -> str:
+    return "" if scope is None else f"{scope.name}@{scope.version}"
+
+
+class LogIngest:
+    def __init__(self, store: LogStore, max_request_bytes: int, max_timestamp_skew_hours: float = 24) -> None:
+        self._store = store
+        self._max_bytes = max_request_bytes
+        self._max_skew_nanos = int(max_timestamp_skew_hours * NANOS_PER_HOUR)
+
+    def ingest(
+        self,
+        project_id: int,
+        body: bytes,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+    ) -> int:
+        """Decode and store one OTLP request; returns how many records were stored (all or none)."""
+        request = self.decode(body, content_type, content_encoding)
+        columns = self.to_columns(project_id, request, time.time_ns())
+        if columns["timestamp"]:
+            self._store.insert_columns(self._store.logs_table, columns)
+        return len(columns["timestamp"])
+
+    def decode(
+        self, body: bytes, content_type: str | None, content_encoding: str | None
+    ) -> ExportLogsServiceRequest:
+        raw = self._decompress(body, content_encoding)
+        if _looks_like_json(raw, content_type):
+            return _decode_json(raw)
+        try:
+            request: ExportLogsServiceRequest = ExportLogsServiceRequest.FromString(raw)
+            return request
+        except DecodeError as error:
+            raise InvalidInput(f"Failed to decode the body as OTLP protobuf: {error}", attr="body") from None
+
+    def _decompress(self, body: bytes, content_encoding: str | None) -> bytes:
+        encoding = (content_encoding or "").strip().lower()
+        if encoding == "gzip" or body.startswith(GZIP_MAGIC):
+            inflater = zlib.decompressobj(wbits=31)
+            try:
+                raw = inflater.decompress(body, self._max_bytes + 1)
+            except zlib.error as error:
+                raise InvalidInput(f"The body is not valid gzip: {error}", attr="body") from None
+        elif encoding in ("", "identity"):
+            raw = body
+        else:
+            raise InvalidInput(f"Unsupported Content-Encoding '{encoding}'; use gzip or none.", attr="body")
+        if len(raw) > self._max_bytes:
+            raise PayloadTooLarge(f"The decompressed body exceeds {self._max_bytes} bytes.", attr="body")
+        return raw
+
+    def to_columns(
+        self, project_id: int, request: ExportLogsServiceRequest, now_ns: int
+    ) -> dict[str, list[Any]]:
+        columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        now_micros = now_ns // NANOS_PER_MICRO
+        for resource_logs in request.resource_logs:
+            resource = dict(sorted(attributes_text(resource_logs.resource.attributes).items()))
+            resource.setdefault("service.name", "")
+            service = resource["service.name"]
+            for scope_logs in resource_logs.scope_logs:
+                scope = scope_text(scope_logs.scope if scope_logs.HasField("scope") else None)
+                for record in scope_logs.log_records:
+                    body = any_value_text(record.body) if record.HasField("body") else ""
+                    attributes = attributes_text(record.attributes)
+                    columns["timestamp"].append(self._timestamp(record.time_unix_nano, now_ns, attributes))
+                    text, number = _severity(record.severity_text, record.severity_number, body)
+                    columns["severity_text"].append(text)
+                    columns["severity_number"].append(number)
+                    columns["body"].append(body)
+                    columns["attributes"].append(attributes)
+                    columns["trace_id"].append(record.trace_id if len(record.trace_id) == 16 else NO_TRACE)
+                    columns["span_id"].append(record.span_id if len(record.span_id) == 8 else NO_SPAN)
+                    columns["trace_flags"].append(record.flags)
+                    columns["event_name"].append(record.event_name)
+                    columns["resource_attributes"].append(resource)
+                    columns["service_name"].append(service)
+                    columns["instrumentation_scope"].append(scope)
+        count = len(columns["timestamp"])
+        columns["project_id"] = [project_id] * count
+        columns["observed_timestamp"] = [now_micros] * count
+        return columns
+
+    def _timestamp(self, time_unix_nano: int, now_ns: int, attributes: dict[str, str]) -> int:
+        """Microseconds since the epoch; a missing time or one too far from now is replaced by now."""
+        if time_unix_nano == 0:
+            return now_ns // NANOS_PER_MICRO
+        if abs(time_unix_nano - now_ns) > self._max_skew_nanos:
+            attributes["$originalTimestamp"] = _rfc3339(time_unix_nano)
+            return now_ns // NANOS_PER_MICRO
+        return time_unix_nano // NANOS_PER_MICRO
+
+
+def _severity(text: str, number: int, body: str) -> tuple[str, int]:
+    if number > 0:
+        return severity_from_number(number), number
+    normalised = normalise_severity(text, body)
+    return normalised, SEVERITY_NUMBERS[normalised]
+
+
+def _rfc3339(time_unix_nano: int) -> str:
+    seconds, nanos = divmod(time_unix_nano, 10**9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def _looks_like_json(raw: bytes, content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json":
+        return True
+    if media in ("application/x-protobuf", "application/protobuf"):
+        return False
+    return raw.lstrip()[:1] in (b"{", b"[")
+
+
+def _decode_json(raw: bytes) -> ExportLogsServiceRequest:
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        raise InvalidInput(f"Failed to decode the body as OTLP/JSON: {error}", attr="body") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("The OTLP/JSON body must be an object with resourceLogs.", attr="body")
+    _hex_ids_to_base64(document)
+    request = ExportLogsServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except json_format.ParseError as error:
+        raise InvalidInput(f"Failed to decode the body as OTLP/JSON: {error}", attr="body") from None
+    return request
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
+    """OTLP/JSON carries trace and span ids as hex, while protobuf's JSON parser expects base64."""
+    for resource_logs in _dicts(document.get("resourceLogs", document.get("resource_logs"))):
+        for scope_logs in _dicts(resource_logs.get("scopeLogs", resource_logs.get("scope_logs"))):
+            for record in _dicts(scope_logs.get("logRecords", scope_logs.get("log_records"))):
+                for key in ("traceId", "spanId", "trace_id", "span_id"):
+                    if isinstance(record.get(key), str):
+                        record[key] = _hex_to_base64(record[key], key)
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _hex_to_base64(value: str, field: str) -> str:
+    try:
+        return base64.b64encode(bytes.fromhex(value)).decode()
+    except (ValueError, binascii.Error):
+        raise InvalidInput(f"{field} must be a hex string, got {value[:40]!r}", attr=field) from None

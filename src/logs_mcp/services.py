@@ -1,0 +1,27 @@
+"""The service layer as one object, which both faces (MCP tools and REST) are handed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from logs_mcp.config import Settings
+from logs_mcp.logs.accounts import Accounts
+from logs_mcp.logs.ingest import LogIngest
+from logs_mcp.logs.queries import LogQueries
+from logs_mcp.store.clickhouse import LogStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    log_store: LogStore
+    state_engine: Engine
+    accounts: Accounts
+    queries: LogQueries
+    ingest: LogIngest
+
+    def close(self) -> None:
+        self.log_store.close()
+        self.state_engine.dispose()
