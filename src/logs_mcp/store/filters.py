@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from logs_mcp.errors import InvalidInput
+
 MAX_DEPTH = 16
 MAX_NODES = 256
 MAX_VALUES = 256
@@ -43,15 +45,6 @@ MIN_TIMESTAMP = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 BoundedStr = Annotated[str, StringConstraints(max_length=MAX_STRING)]
-
-
-class FilterError(ValueError):
-    """Bad filter input found after model validation (date resolution, cursors); a 400 on ``attr``."""
-
-    def __init__(self, attr: str, detail: str) -> None:
-        super().__init__(f"{attr}: {detail}")
-        self.attr = attr
-        self.detail = detail
 
 
 # --- dates -----------------------------------------------------------------------------------------
@@ -153,7 +146,7 @@ def resolve_range(date_range: DateRange, now: datetime) -> tuple[datetime, datet
     try:
         _check_order(start, end)
     except ValueError as error:
-        raise FilterError("dateRange.date_to", str(error)) from None
+        raise InvalidInput(str(error), attr="dateRange.date_to") from None
     return _clamp(start), _clamp(end)
 
 
@@ -169,7 +162,7 @@ def _resolve_bound(text: str, now: datetime, attr: str) -> datetime:
     try:
         return parse_date(text, now)
     except ValueError as error:
-        raise FilterError(attr, str(error)) from None
+        raise InvalidInput(str(error), attr=attr) from None
 
 
 def _clamp(moment: datetime) -> datetime:
@@ -546,4 +539,5 @@ def decode_cursor(text: str) -> Cursor:
         moment = datetime.fromisoformat(payload["timestamp"])
         return Cursor(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment, UUID(payload["uuid"]))
     except (binascii.Error, ValueError, TypeError, KeyError):
-        raise FilterError("after", "is not a cursor: pass the previous page's nextCursor unchanged") from None
+        detail = "after is not a cursor: pass the previous page's nextCursor unchanged"
+        raise InvalidInput(detail, attr="after") from None
