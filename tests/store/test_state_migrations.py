@@ -1,0 +1,109 @@
+"""Alembic migrations of the state store: empty to head on SQLite and PostgreSQL; a second run is a no-op."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from logs_mcp.errors import NotAuthenticated
+from logs_mcp.logs.accounts import READ, Accounts
+from logs_mcp.store import state
+
+POSTGRES_URL_ENV = "LOGS_MCP_TEST_DATABASE_URL"
+STATE_TABLES = {"projects", "api_keys", "alembic_version"}
+API_KEY_COLUMNS = {
+    "id",
+    "label",
+    "key_hash",
+    "mask",
+    "scopes",
+    "project_ids",
+    "created_at",
+    "last_used_at",
+}
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    """An engine on a schema of its own, dropped afterwards, so runs repeat and never touch other tables."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set: PostgreSQL migration test not run")
+    schema = f"logs_mcp_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    scoped_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = state.make_engine(scoped_url.render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_engine(request: pytest.FixtureRequest) -> Engine:
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    assert sa.inspect(engine).get_table_names() == []
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+
+
+def test_upgrade_from_empty_creates_the_tables_at_head(empty_engine: Engine) -> None:
+    state.upgrade(empty_engine)
+
+    inspector = sa.inspect(empty_engine)
+    assert set(inspector.get_table_names()) == STATE_TABLES
+    assert {column["name"] for column in inspector.get_columns("api_keys")} == API_KEY_COLUMNS
+    assert {index["name"]: index["unique"] for index in inspector.get_indexes("projects")} == {
+        "ix_projects_ingestion_token": True
+    }
+    assert current_revision(empty_engine) == "0001"
+
+
+def test_projects_and_keys_work_after_upgrade(empty_engine: Engine) -> None:
+    state.upgrade(empty_engine)
+    accounts = Accounts(empty_engine)
+
+    project = accounts.create_project("payments")
+    assert project.id is not None
+    created = accounts.create_api_key([project.id], [READ], label="ci")
+
+    principal = accounts.authenticate(created.key)
+    assert principal.scopes == {READ}
+    assert principal.project_ids == {project.id}
+    assert accounts.project_for_ingestion_token(project.ingestion_token) == project.id
+    assert accounts.list_projects()[0].name == "payments"
+    with pytest.raises(NotAuthenticated):
+        accounts.authenticate(created.key + "x")
+
+
+def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
+    state.upgrade(empty_engine)
+    project = Accounts(empty_engine).create_project("kept")
+
+    state.upgrade(empty_engine)
+
+    assert current_revision(empty_engine) == "0001"
+    assert set(sa.inspect(empty_engine).get_table_names()) == STATE_TABLES
+    assert [p.ingestion_token for p in Accounts(empty_engine).list_projects()] == [project.ingestion_token]
