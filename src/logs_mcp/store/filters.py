@@ -435,19 +435,19 @@ def normalize_filter_group(raw: object) -> dict[str, Any]:
 
 
 def check_filter_size(group: dict[str, Any]) -> None:
-    """Depth, node and value limits, checked on the raw tree before it is parsed (never recursing)."""
+    """Group nesting, node and value limits, checked on the raw tree before it is parsed (never recursing)."""
     nodes = values = 0
     stack: list[tuple[object, int]] = [(group, 1)]
     while stack:
         node, depth = stack.pop()
         nodes += 1
-        if depth > MAX_DEPTH:
-            raise _size_error(f"filterGroup is nested deeper than {MAX_DEPTH} levels")
         if nodes > MAX_NODES:
             raise _size_error(f"filterGroup has more than {MAX_NODES} groups and filters")
         if not isinstance(node, dict):
             continue
         if _node_kind(node) == "group" and isinstance(node["values"], list):
+            if depth > MAX_DEPTH:
+                raise _size_error(f"filterGroup is nested deeper than {MAX_DEPTH} levels")
             stack.extend((child, depth + 1) for child in node["values"])
         else:
             value = node.get("value")
