@@ -160,6 +160,9 @@ class LogIngest:
                 raw = inflater.decompress(body, self._max_bytes + 1)
             except zlib.error as error:
                 raise InvalidInput(f"The body is not valid gzip: {error}", attr="body") from None
+            # A stream cut short inflates without error; only an oversize body may stop before its end.
+            if not inflater.eof and len(raw) <= self._max_bytes:
+                raise InvalidInput("The gzip body is truncated.", attr="body")
         elif encoding in ("", "identity"):
             raw = body
         else:
