@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from logs_mcp.errors import InvalidInput, PayloadTooLarge
 from logs_mcp.store.clickhouse import LogStore
@@ -53,23 +55,23 @@ COLUMNS = (
 )
 
 
+SEVERITY_BY_NUMBER = ("unknown", *[name for name in SEVERITY_NUMBERS for _ in range(4)])
+
+
 def severity_from_number(number: int) -> str:
     """OTel severity numbers come in blocks of four: 1–4 trace … 21–24 fatal."""
-    names = ("trace", "debug", "info", "warn", "error", "fatal")
-    return names[(number - 1) // 4] if 1 <= number <= 24 else "unknown"
+    return SEVERITY_BY_NUMBER[number] if 1 <= number <= 24 else "unknown"
 
 
 def normalise_severity(text: str, body: str) -> str:
     """A level named in a JSON body wins over the record's text; anything unknown reads as info."""
-    from_body = _level_in_json_body(body)
+    from_body = _level_in_json_body(body) if body.startswith("{") else None
     if from_body:
         return from_body
     return SEVERITY_ALIASES.get(text.strip().lower(), "info")
 
 
 def _level_in_json_body(body: str) -> str | None:
-    if not body.startswith("{"):
-        return None
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -85,10 +87,17 @@ def _level_in_json_body(body: str) -> str | None:
 
 def any_value_text(value: AnyValue) -> str:
     """The natural text of an attribute value: strings as they are, "42", "true", JSON for lists/maps."""
+    text: str = value.string_value
+    if text:  # the common case, answered without asking which field of the oneof is set
+        return text
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind is None:
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "double_value" and math.isfinite(value.double_value):
+        return repr(value.double_value)  # what json.dumps writes for a finite float
+    if kind is None or kind == "string_value":
         return ""
     return json.dumps(_any_value_python(value), separators=(",", ":"), ensure_ascii=False)
 
@@ -174,50 +183,70 @@ class LogIngest:
     def to_columns(
         self, project_id: int, request: ExportLogsServiceRequest, now_ns: int
     ) -> dict[str, list[Any]]:
+        """The request as insert-ready columns. Built a column at a time over each scope's records:
+        this loop runs for every ingested record, so it is written for speed."""
         columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-        now_micros = now_ns // NANOS_PER_MICRO
         for resource_logs in request.resource_logs:
             resource = dict(sorted(attributes_text(resource_logs.resource.attributes).items()))
             resource.setdefault("service.name", "")
-            service = resource["service.name"]
             for scope_logs in resource_logs.scope_logs:
+                records = scope_logs.log_records
+                if not records:
+                    continue
+                self._add_records(columns, records, now_ns)
                 scope = scope_text(scope_logs.scope if scope_logs.HasField("scope") else None)
-                for record in scope_logs.log_records:
-                    body = any_value_text(record.body) if record.HasField("body") else ""
-                    attributes = attributes_text(record.attributes)
-                    columns["timestamp"].append(self._timestamp(record.time_unix_nano, now_ns, attributes))
-                    text, number = _severity(record.severity_text, record.severity_number, body)
-                    columns["severity_text"].append(text)
-                    columns["severity_number"].append(number)
-                    columns["body"].append(body)
-                    columns["attributes"].append(attributes)
-                    columns["trace_id"].append(record.trace_id if len(record.trace_id) == 16 else NO_TRACE)
-                    columns["span_id"].append(record.span_id if len(record.span_id) == 8 else NO_SPAN)
-                    columns["trace_flags"].append(record.flags)
-                    columns["event_name"].append(record.event_name)
-                    columns["resource_attributes"].append(resource)
-                    columns["service_name"].append(service)
-                    columns["instrumentation_scope"].append(scope)
+                columns["resource_attributes"] += [resource] * len(records)
+                columns["service_name"] += [resource["service.name"]] * len(records)
+                columns["instrumentation_scope"] += [scope] * len(records)
         count = len(columns["timestamp"])
         columns["project_id"] = [project_id] * count
-        columns["observed_timestamp"] = [now_micros] * count
+        columns["observed_timestamp"] = [now_ns // NANOS_PER_MICRO] * count
         return columns
 
-    def _timestamp(self, time_unix_nano: int, now_ns: int, attributes: dict[str, str]) -> int:
-        """Microseconds since the epoch; a missing time or one too far from now is replaced by now."""
-        if time_unix_nano == 0:
-            return now_ns // NANOS_PER_MICRO
-        if abs(time_unix_nano - now_ns) > self._max_skew_nanos:
-            attributes["$originalTimestamp"] = _rfc3339(time_unix_nano)
-            return now_ns // NANOS_PER_MICRO
-        return time_unix_nano // NANOS_PER_MICRO
+    def _add_records(self, columns: dict[str, list[Any]], records: Sequence[LogRecord], now_ns: int) -> None:
+        bodies = [any_value_text(record.body) for record in records]
+        attributes = [attributes_text(record.attributes) for record in records]
+        columns["body"] += bodies
+        columns["attributes"] += attributes
+        columns["timestamp"] += self._timestamps(records, attributes, now_ns)
+        severity_texts = columns["severity_text"]
+        severity_numbers = columns["severity_number"]
+        for record, body in zip(records, bodies, strict=True):
+            number = record.severity_number
+            if number > 0:
+                severity_texts.append(severity_from_number(number))
+                severity_numbers.append(number)
+            else:
+                text = normalise_severity(record.severity_text, body)
+                severity_texts.append(text)
+                severity_numbers.append(SEVERITY_NUMBERS[text])
+        columns["trace_id"] += _exact_ids([record.trace_id for record in records], NO_TRACE)
+        columns["span_id"] += _exact_ids([record.span_id for record in records], NO_SPAN)
+        columns["trace_flags"] += [record.flags for record in records]
+        columns["event_name"] += [record.event_name for record in records]
+
+    def _timestamps(
+        self, records: Sequence[LogRecord], attributes: list[dict[str, str]], now_ns: int
+    ) -> list[int]:
+        """Microseconds since the epoch; a missing time or one too far from now is replaced by now, and
+        a replaced time is kept in the ``$originalTimestamp`` attribute."""
+        now_micros = now_ns // NANOS_PER_MICRO
+        earliest, latest = max(1, now_ns - self._max_skew_nanos), now_ns + self._max_skew_nanos
+        timestamps = []
+        for record, record_attributes in zip(records, attributes, strict=True):
+            time_unix_nano = record.time_unix_nano
+            if earliest <= time_unix_nano <= latest:
+                timestamps.append(time_unix_nano // NANOS_PER_MICRO)
+                continue
+            if time_unix_nano:
+                record_attributes["$originalTimestamp"] = _rfc3339(time_unix_nano)
+            timestamps.append(now_micros)
+        return timestamps
 
 
-def _severity(text: str, number: int, body: str) -> tuple[str, int]:
-    if number > 0:
-        return severity_from_number(number), number
-    normalised = normalise_severity(text, body)
-    return normalised, SEVERITY_NUMBERS[normalised]
+def _exact_ids(ids: list[bytes], zeros: bytes) -> list[bytes]:
+    """An id of any other length than the all-zeros one (absent included) reads as all zeros."""
+    return [value if len(value) == len(zeros) else zeros for value in ids]
 
 
 def _rfc3339(time_unix_nano: int) -> str:
