@@ -65,13 +65,20 @@ class Fixture:
     rows: list[dict[str, Any]]
 
     def matching(self, filters: LogFilters | dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows ``filters`` select at the fixture's ``now``, in no particular order."""
-        parsed = filters if isinstance(filters, LogFilters) else LogFilters.model_validate(filters)
+        """The rows ``filters`` select at the fixture's ``now``, in no particular order. A dict may be a
+        whole endpoint query: fields that are no filter (limit, orderBy …) are ignored."""
+        parsed = filters if isinstance(filters, LogFilters) else only_filters(filters)
         time_from, time_to = resolve_range(parsed.date_range, self.now)
         return [row for row in self.rows if row_matches(row, self.project_id, parsed, time_from, time_to)]
 
     def count(self, filters: LogFilters | dict[str, Any]) -> int:
         return len(self.matching(filters))
+
+
+def only_filters(query: dict[str, Any]) -> LogFilters:
+    """The shared filters of an endpoint's ``query`` object."""
+    names = {field.alias or name for name, field in LogFilters.model_fields.items()}
+    return LogFilters.model_validate({key: value for key, value in query.items() if key in names})
 
 
 def generate_rows(

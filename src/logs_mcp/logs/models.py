@@ -7,11 +7,12 @@ agents, ``truncated`` and ``hint``, which only the MCP tools fill in (REST leave
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
-from logs_mcp.store.filters import DateRange, LogFilters, LogOrder
+from logs_mcp.errors import InvalidInput
+from logs_mcp.store.filters import DateRange, LogFilters, LogOrder, error_field
 
 MAX_PAGE_SIZE = 1000
 MAX_TARGET_BUCKETS = 100
@@ -143,6 +144,23 @@ class SparklinePoint(BaseModel):
 class SparklineResponse(AgentNotes):
     results: list[SparklinePoint]
     interval: str
+
+
+Request = TypeVar("Request", bound=LogFilters)
+
+
+def parse_query(model: type[Request], raw: object) -> Request:
+    """The ``query`` object of a body as ``model``; the first problem is a 400 naming its field
+    (``query.dateRange.date_from``)."""
+    if not isinstance(raw, dict):
+        example = '{"query": {"dateRange": {"date_from": "-1h"}}}'
+        raise InvalidInput(f"query must be an object, e.g. {example}", attr="query")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = error_field(first["loc"])
+        raise InvalidInput(first["msg"], attr=f"query.{field}" if field else "query") from None
 
 
 def absolute_range(date_from: datetime, date_to: datetime) -> DateRange:
