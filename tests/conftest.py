@@ -3,6 +3,7 @@ running server on it, and a fresh project per test so tests never see each other
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -62,3 +63,17 @@ def project(services: Services, request: pytest.FixtureRequest) -> TestProject:
     assert created.id is not None
     key = services.accounts.create_api_key([created.id], [READ, WRITE], label="test")
     return TestProject(id=created.id, ingestion_token=created.ingestion_token, api_key=key.key)
+
+
+@pytest.fixture(scope="session")
+def one_log_record() -> bytes:
+    """An OTLP/JSON export request carrying a single log record, stamped at the start of the session."""
+    record = {
+        "timeUnixNano": str(time.time_ns()),
+        "severityText": "ERROR",
+        "body": {"stringValue": "payment declined"},
+    }
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]}
+    return json.dumps(
+        {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": [record]}]}]}
+    ).encode()
