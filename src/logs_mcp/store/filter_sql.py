@@ -65,9 +65,14 @@ def cursor_predicate(order: LogOrder, cursor: Cursor, prefix: str = "cursor") ->
     return SqlFragment(sql, params.values)
 
 
-def build_where(project_id: int, filters: LogFilters, time_from: datetime, time_to: datetime) -> SqlFragment:
-    """The condition (no ``WHERE``) selecting the rows of one project in ``[from, to)`` that match."""
-    params = Parameters()
+def build_where(
+    project_id: int, filters: LogFilters, time_from: datetime, time_to: datetime, *, prefix: str = "p"
+) -> SqlFragment:
+    """The condition (no ``WHERE``) selecting the rows of one project in ``[from, to)`` that match.
+
+    ``prefix`` names the parameters, so several conditions can share one statement.
+    """
+    params = Parameters(prefix)
     stamp = TIMESTAMP_TYPE
     parts = [
         f"project_id = {params(project_id, 'UInt64')}",
