@@ -39,6 +39,15 @@ class Settings(BaseSettings):
 
     project_id: int | None = Field(None, description="Project that `logs-mcp stdio` acts on.")
 
+    alerts_per_project_cap: int = Field(20, ge=1, description="Most alerts (drafts included) per project.")
+    alerts_uncapped_project_ids: frozenset[int] = Field(
+        frozenset(), description="Projects exempt from the alert cap (JSON list, e.g. [3, 7])."
+    )
+    alert_window_minutes: tuple[int, ...] = Field(
+        (5, 10, 15, 30, 60), description="Allowed alert windows in minutes (JSON list)."
+    )
+    alert_max_evaluation_periods: int = Field(10, ge=1, description="Largest M (and N) of an N-of-M alert.")
+
     @property
     def clickhouse_path(self) -> Path:
         return self.data_dir / "clickhouse"

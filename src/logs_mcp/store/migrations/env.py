@@ -3,6 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import logs_mcp.store.alert_tables  # registers the alert tables as well
 import logs_mcp.store.state  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection = context.config.attributes["connection"]
