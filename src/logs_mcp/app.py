@@ -12,8 +12,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logs_mcp import __version__
+from logs_mcp.alerts.service import AlertService
 from logs_mcp.config import Settings
-from logs_mcp.http import errors, logs_routes, otlp
+from logs_mcp.http import alerts_routes, errors, logs_routes, otlp
 from logs_mcp.logs.accounts import Accounts
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.logs.queries import LogQueries
@@ -60,6 +61,7 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
         accounts=accounts,
         queries=LogQueries(log_store),
         ingest=LogIngest(log_store, settings.max_request_bytes),
+        alerts=AlertService(engine, settings),
     )
 
 
@@ -84,6 +86,7 @@ def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.include_router(logs_routes.router)
+    app.include_router(alerts_routes.router)
     app.include_router(otlp.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from logs_mcp.alerts.service import AlertService
 from logs_mcp.config import Settings
 from logs_mcp.logs.accounts import Accounts
 from logs_mcp.logs.ingest import LogIngest
@@ -21,6 +22,7 @@ class Services:
     accounts: Accounts
     queries: LogQueries
     ingest: LogIngest
+    alerts: AlertService
 
     def close(self) -> None:
         self.log_store.close()

@@ -34,6 +34,7 @@ def project_access(scope: str) -> Callable[..., object]:
         principal: Principal = await run_in_threadpool(services.accounts.authenticate, bearer_token(request))
         principal.authorize(scope, project_id)
         await run_in_threadpool(services.accounts.get_project, project_id)
+        request.state.principal = principal  # who acted, for routes that record it (alert created_by)
         return project_id
 
     return dependency

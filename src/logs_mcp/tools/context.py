@@ -37,7 +37,7 @@ class ApiKeyVerifier:
             token=token,
             client_id=f"api-key-{principal.key_id}",
             scopes=sorted(principal.scopes),
-            claims={"project_ids": sorted(principal.project_ids)},
+            claims={"project_ids": sorted(principal.project_ids), "key_id": principal.key_id},
         )
 
 
@@ -48,9 +48,12 @@ class CallerResolver:
     def principal(self) -> Principal:
         token = get_access_token()
         if token is not None:
-            project_ids = frozenset((token.claims or {}).get("project_ids", []))
+            claims = token.claims or {}
+            project_ids = frozenset(claims.get("project_ids", []))
             default = next(iter(project_ids)) if len(project_ids) == 1 else None
-            return Principal(frozenset(token.scopes), project_ids, default_project_id=default)
+            return Principal(
+                frozenset(token.scopes), project_ids, key_id=claims.get("key_id"), default_project_id=default
+            )
         if self._local is None:
             raise ToolError("Not authenticated: call this server with an API key.")
         return self._local
