@@ -130,6 +130,11 @@ class LogStore:
     def logs_table(self) -> str:
         return self.target.table(LOGS_TABLE)
 
+    @property
+    def logs_table_name(self) -> str:
+        """Unquoted name of the table rows are stored in (``logs_local`` on a cluster)."""
+        return f"{LOGS_TABLE}_local" if self.target.cluster else LOGS_TABLE
+
     @contextmanager
     def client(self) -> Iterator[Client]:
         client = self._pool.get()
@@ -179,8 +184,20 @@ class LogStore:
                 {"version": version, "name": name},
             )
             done.append(version)
-        self.command(retention_statement(self.target))
+        self._apply_retention()
         return done
+
+    def _apply_retention(self) -> None:
+        """Changes the TTL only when the retention setting changed: MODIFY TTL rewrites parts, which
+        on a large table would make every start slow."""
+        engine = self.query(
+            "SELECT engine_full FROM system.tables "
+            "WHERE database = {database:String} AND name = {name:String}",
+            {"database": self.target.database, "name": self.logs_table_name},
+        ).rows
+        if engine and f"toIntervalDay({int(self.target.retention_days)})" not in engine[0][0]:
+            with self.client() as client:
+                client.command(retention_statement(self.target), settings={"materialize_ttl_after_modify": 0})
 
     def close(self) -> None:
         for client in self._clients:
