@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from logs_mcp.logs.accounts import READ, WRITE, Principal
@@ -37,6 +38,7 @@ class Faces:
     base_url: str
     project_id: int
     api_key: str
+    _servers: dict[tuple[int | None, Principal], MCPServer] = field(default_factory=dict)
 
     def post(
         self, endpoint: str, body: Any, *, project_id: int | None = None, key: str | None = None
@@ -61,20 +63,28 @@ class Faces:
         principal: Principal | None = None,
     ) -> CallToolResult:
         """One MCP tool call as the local user of this project (optionally with another token budget)."""
-        services = self.services
-        if budget is not None:
-            settings = services.settings.model_copy(update={"mcp_token_budget": budget})
-            services = dataclasses.replace(services, settings=settings)
         local = principal or Principal(
             frozenset({READ, WRITE}), frozenset({self.project_id}), None, self.project_id
         )
-        server = build_mcp_server(services, local_principal=local, http_auth=False)
+        server = self._server(budget, local)
 
         async def run() -> CallToolResult:
             async with Client(server) as client:
                 return await client.call_tool(tool, arguments)
 
         return anyio.run(run)
+
+    def _server(self, budget: int | None, local: Principal) -> MCPServer:
+        """Servers are reused: building one costs a third of a second."""
+        if (budget, local) not in self._servers:
+            services = self.services
+            if budget is not None:
+                settings = services.settings.model_copy(update={"mcp_token_budget": budget})
+                services = dataclasses.replace(services, settings=settings)
+            self._servers[(budget, local)] = build_mcp_server(
+                services, local_principal=local, http_auth=False
+            )
+        return self._servers[(budget, local)]
 
     def mcp(self, endpoint: str, query: dict[str, Any], *, budget: int | None = None) -> dict[str, Any]:
         """The structured result of the tool behind ``endpoint``, checked to be no error."""

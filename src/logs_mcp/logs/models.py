@@ -160,7 +160,11 @@ def parse_query(model: type[Request], raw: object) -> Request:
     except ValidationError as error:
         first = error.errors()[0]
         field = error_field(first["loc"])
-        raise InvalidInput(first["msg"], attr=f"query.{field}" if field else "query") from None
+        detail = first["msg"]
+        if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+            allowed = ", ".join(info.alias or name for name, info in model.model_fields.items())
+            detail = f"unknown field {field!r}; allowed: {allowed}"
+        raise InvalidInput(detail, attr=f"query.{field}" if field else "query") from None
 
 
 def absolute_range(date_from: datetime, date_to: datetime) -> DateRange:
