@@ -88,9 +88,94 @@ def create_logs_table(target: SchemaTarget) -> list[str]:
     ]
 
 
+ATTRIBUTES_TABLE = "log_attributes"
+ATTRIBUTE_KEYS_TABLE = "log_attribute_keys"
+ATTRIBUTE_BUCKET_SECONDS = 600
+# Longer log attribute values are left out of the value rollup (as PostHog's): they are ids or payloads
+# nobody picks from a list, and they would dominate its size.
+MAX_ROLLUP_VALUE_LENGTH = 256
+
+
+def create_attribute_rollups(target: SchemaTarget) -> list[str]:
+    """Version 2: attribute rollups for key and value discovery, fed by materialized views.
+
+    ``log_attributes`` counts logs per (project, type, key, 10-minute bucket, value, service, severity);
+    ``log_attribute_keys`` is the same without the value, fed from the first by a chained view, so
+    listing keys reads a few thousand rows instead of one per distinct value. Keys lead the value
+    rollup's sort order: a values query reads only its key's granules. Logs stored before this
+    migration are copied in once (the views only see new inserts; migrations run before ingest starts).
+    See ``logs/discovery.py`` for the measurements behind this design.
+    """
+    values, keys = target.storage_table(ATTRIBUTES_TABLE), target.storage_table(ATTRIBUTE_KEYS_TABLE)
+    ttl = f"TTL time_bucket + INTERVAL {int(target.retention_days)} DAY"
+    value_columns = """
+    project_id UInt64,
+    attribute_type LowCardinality(String),
+    attribute_key LowCardinality(String),
+    time_bucket DateTime('UTC'),
+    attribute_value String CODEC(ZSTD(1)),
+    service_name LowCardinality(String),
+    severity_text LowCardinality(String),
+    attribute_count SimpleAggregateFunction(sum, UInt64)"""
+    key_columns = """
+    project_id UInt64,
+    attribute_type LowCardinality(String),
+    time_bucket DateTime('UTC'),
+    attribute_key LowCardinality(String),
+    service_name LowCardinality(String),
+    severity_text LowCardinality(String),
+    attribute_count SimpleAggregateFunction(sum, UInt64)"""
+    keys_select = (
+        "SELECT project_id, attribute_type, time_bucket, attribute_key, service_name, severity_text, "
+        f"sum(attribute_count) AS attribute_count FROM {values} "
+        "GROUP BY project_id, attribute_type, time_bucket, attribute_key, service_name, severity_text"
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {values}{target.on_cluster} ({value_columns}\n) "
+        f"ENGINE = {target.merge_tree(ATTRIBUTES_TABLE, 'AggregatingMergeTree')} "
+        "PARTITION BY toDate(time_bucket) "
+        "ORDER BY (project_id, attribute_type, attribute_key, time_bucket, attribute_value, service_name, "
+        f"severity_text) {ttl} SETTINGS ttl_only_drop_parts = 1",
+        *_distributed(target, ATTRIBUTES_TABLE, "cityHash64(project_id)"),
+        f"CREATE TABLE IF NOT EXISTS {keys}{target.on_cluster} ({key_columns}\n) "
+        f"ENGINE = {target.merge_tree(ATTRIBUTE_KEYS_TABLE, 'AggregatingMergeTree')} "
+        "PARTITION BY toDate(time_bucket) "
+        "ORDER BY (project_id, attribute_type, time_bucket, attribute_key, service_name, severity_text) "
+        f"{ttl} SETTINGS ttl_only_drop_parts = 1",
+        *_distributed(target, ATTRIBUTE_KEYS_TABLE, "cityHash64(project_id)"),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target.table(ATTRIBUTE_KEYS_TABLE + '_mv')}"
+        f"{target.on_cluster} TO {keys} AS {keys_select}",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target.table(ATTRIBUTES_TABLE + '_mv')}"
+        f"{target.on_cluster} TO {values} AS {_rollup_select(target.storage_table(LOGS_TABLE))}",
+        # Through the Distributed tables on a cluster: one statement covers every shard.
+        f"INSERT INTO {target.table(ATTRIBUTES_TABLE)} {_rollup_select(target.table(LOGS_TABLE))}",
+    ]
+
+
+def _rollup_select(logs_table: str) -> str:
+    """One value-rollup row per (key, value, 10-minute bucket, service, severity) of the logs read."""
+    pairs = (
+        "arrayConcat("
+        "arrayMap((k, v) -> ('log', k, v), attributes.keys, attributes.values), "
+        "arrayMap((k, v) -> ('resource', k, v), resource_attributes.keys, resource_attributes.values))"
+    )
+    return (
+        "SELECT project_id, pair.1 AS attribute_type, pair.2 AS attribute_key, "
+        f"toStartOfInterval(timestamp, INTERVAL {ATTRIBUTE_BUCKET_SECONDS} SECOND) AS time_bucket, "
+        "pair.3 AS attribute_value, service_name, severity_text, count() AS attribute_count "
+        f"FROM {logs_table} ARRAY JOIN {pairs} AS pair "
+        f"WHERE pair.1 = 'resource' OR length(pair.3) < {MAX_ROLLUP_VALUE_LENGTH} "
+        "GROUP BY project_id, attribute_type, attribute_key, time_bucket, attribute_value, service_name, "
+        "severity_text"
+    )
+
+
 Migration = Callable[[SchemaTarget], list[str]]
 
-MIGRATIONS: tuple[tuple[int, str, Migration], ...] = ((1, "create logs table", create_logs_table),)
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "create logs table", create_logs_table),
+    (2, "attribute rollups", create_attribute_rollups),
+)
 
 
 def bootstrap_statements(target: SchemaTarget) -> list[str]:
