@@ -174,15 +174,31 @@ def stdio(
     if server_url:
         if not api_key:
             raise click.UsageError("--server needs --api-key (or LOGS_MCP_API_KEY).")
+        import httpx2
+        from mcp import MCPError
+
         from logs_mcp.tools.bridge import run_stdio_bridge
 
-        anyio.run(run_stdio_bridge, server_url, api_key)
+        try:
+            anyio.run(run_stdio_bridge, server_url, api_key)
+        except* (httpx2.HTTPError, MCPError) as failure:
+            raise click.ClickException(bridge_failed_message(server_url, failure)) from None
         return
     settings = settings_for(data_dir, project_id=project_id)
     with open_services(settings, owner={"stdio": True}) as services:
         project = stdio_project(services, demo)
         _stderr(f"logs-mcp stdio: project {project}, data in {settings.data_dir.resolve()}")
         anyio.run(_serve_stdio, services, project)
+
+
+def bridge_failed_message(server_url: str, failure: BaseExceptionGroup[Exception]) -> str:
+    cause: BaseException = failure
+    while isinstance(cause, BaseExceptionGroup):
+        cause = cause.exceptions[0]
+    return (
+        f"could not use the logs-mcp server at {server_url} ({cause}). "
+        "Check that it runs there and that --api-key is a key with the logs:read scope."
+    )
 
 
 def stdio_project(services: Services, demo: bool) -> int:

@@ -40,7 +40,12 @@ def clean_env() -> dict[str, str]:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LOGS_MCP, *args], capture_output=True, text=True, env=clean_env(), timeout=COMMAND_TIMEOUT_SECONDS
+        [LOGS_MCP, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=COMMAND_TIMEOUT_SECONDS,
     )
 
 
@@ -228,6 +233,16 @@ def test_stdio_on_a_served_data_dir_explains_both_ways_out(running_server: Runni
     [line] = done.stderr.strip().splitlines()
     assert "Stop it" in line
     assert f"--server {running_server.url}" in line
+    assert "--api-key" in line
+
+
+def test_the_bridge_refuses_a_bad_key_in_one_line(running_server: RunningServer) -> None:
+    done = cli("stdio", "--server", running_server.url, "--api-key", "lmk_not-a-key")
+
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert running_server.url in line
     assert "--api-key" in line
 
 
