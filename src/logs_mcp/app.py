@@ -14,8 +14,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from logs_mcp import __version__
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.config import Settings
-from logs_mcp.http import alerts_routes, errors, logs_routes, otlp
+from logs_mcp.http import alerts_routes, discovery_routes, errors, export_routes, logs_routes, otlp
 from logs_mcp.logs.accounts import Accounts
+from logs_mcp.logs.discovery import Discovery
+from logs_mcp.logs.export import Exports
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.logs.queries import LogQueries
 from logs_mcp.services import Services
@@ -61,6 +63,10 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
         accounts=accounts,
         queries=LogQueries(log_store),
         ingest=LogIngest(log_store, settings.max_request_bytes),
+        discovery=Discovery(log_store),
+        exports=Exports(
+            log_store, engine, settings.data_dir / "exports", settings.export_row_limit, settings.base_url
+        ),
         alerts=AlertService(engine, settings),
     )
 
@@ -86,6 +92,8 @@ def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.include_router(logs_routes.router)
+    app.include_router(discovery_routes.router)
+    app.include_router(export_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(otlp.router)
 

@@ -44,6 +44,14 @@ class NotFound(LogsMcpError):
     code = "not_found"
 
 
+class Conflict(LogsMcpError):
+    """The object exists but is not in a state that allows this (an export still running)."""
+
+    status = 409
+    type = "invalid_request"
+    code = "conflict"
+
+
 class PayloadTooLarge(LogsMcpError):
     status = 413
     type = "invalid_request"

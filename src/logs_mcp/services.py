@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.config import Settings
 from logs_mcp.logs.accounts import Accounts
+from logs_mcp.logs.discovery import Discovery
+from logs_mcp.logs.export import Exports
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.logs.queries import LogQueries
 from logs_mcp.store.clickhouse import LogStore
@@ -22,8 +24,11 @@ class Services:
     accounts: Accounts
     queries: LogQueries
     ingest: LogIngest
+    discovery: Discovery
+    exports: Exports
     alerts: AlertService
 
     def close(self) -> None:
+        self.exports.close()  # finish or cancel export jobs while the stores are still open
         self.log_store.close()
         self.state_engine.dispose()

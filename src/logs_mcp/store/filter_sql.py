@@ -87,7 +87,7 @@ def build_where(
         parts.append(f"resource_fingerprint = {params(int(filters.resource_fingerprint), 'UInt64')}")
     if filters.search_term:
         parts.append(body_contains(filters.search_term, params))
-    group = _group_sql(filters.filter_group, params)
+    group = group_sql(filters.filter_group, params)
     if group is not None:
         parts.append(group)
     return SqlFragment(" AND ".join(parts), params.values)
@@ -115,11 +115,11 @@ def _in(column: str, values: Sequence[str], params: Parameters) -> str:
     return f"{column} IN ({', '.join(params(value, 'String') for value in values)})"
 
 
-def _group_sql(group: FilterGroup, params: Parameters) -> str | None:
+def group_sql(group: FilterGroup, params: Parameters) -> str | None:
     """``None`` when the group is ignored: every member is (or there is none)."""
     parts = []
     for node in group.values:
-        sql = _group_sql(node, params) if isinstance(node, FilterGroup) else leaf_sql(node, params)
+        sql = group_sql(node, params) if isinstance(node, FilterGroup) else leaf_sql(node, params)
         if sql is not None:
             parts.append(sql)
     if not parts:
