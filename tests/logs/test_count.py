@@ -302,6 +302,10 @@ def test_every_endpoint_defaults_to_the_last_hour(services: Services, faces: Fac
         assert sum(b["count"] for b in ask(project, face, "count-ranges", {})["ranges"]) == 4
         assert sum(p["count"] for p in sparkline_points(project, face, {})) == 4
         assert ask(project, face, "count-ranges", {})["interval"] == "5m"
+    for tool in ("logs-count", "logs-count-ranges", "logs-sparkline-query", "query-logs"):
+        result = project.call(tool, {})  # no `query` at all: the last hour, unfiltered
+        assert not result.is_error and result.structured_content is not None, error_text(result)
+    assert project.call("logs-count", {}).structured_content == {"truncated": False, "hint": None, "count": 4}
 
 
 def test_the_tools_are_read_only_and_teach_the_workflow(faces: Faces) -> None:

@@ -51,6 +51,12 @@ PAGE_CUT_HINT = (
 )
 BODY_CUT_HINT = "Some long bodies were shortened to fit the token budget; filter to the row to read it alone."
 LIST_CUT_HINT = "The result was cut to fit the token budget: narrow dateRange or filter by service."
+# The defaults when a tool is called without `query`: everything in the last hour (dates are relative,
+# resolved at each call, so one instance serves every call).
+EVERYTHING_QUERY = QueryLogsRequest()
+EVERYTHING_COUNT = CountRequest()
+EVERYTHING_COUNT_RANGES = CountRangesRequest()
+EVERYTHING_SPARKLINE = SparklineRequest()
 # One row may take at most this share of the budget; longer bodies are shortened.
 ROW_SHARE = 4
 
@@ -73,7 +79,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
     @server.tool(name="query-logs", title="Query logs", annotations=READ_ONLY)
     @tool_errors
     def query_logs(
-        query: Annotated[QueryLogsRequest, Field(description=FILTERS_HELP)],
+        query: Annotated[QueryLogsRequest, Field(description=FILTERS_HELP)] = EVERYTHING_QUERY,
         project_id: ProjectId = None,
     ) -> Annotated[CallToolResult, QueryLogsResponse]:
         """Read log rows, newest first (orderBy "earliest" for oldest first), one page at a time.
@@ -97,7 +103,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
     @server.tool(name="logs-count", title="Count logs", annotations=READ_ONLY)
     @tool_errors
     def logs_count(
-        query: Annotated[CountRequest, Field(description=FILTERS_HELP)],
+        query: Annotated[CountRequest, Field(description=FILTERS_HELP)] = EVERYTHING_COUNT,
         project_id: ProjectId = None,
     ) -> Annotated[CallToolResult, CountResponse]:
         """Count the log rows matching the filters: a cheap pre-flight before reading rows. If the
@@ -112,7 +118,9 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
     @server.tool(name="logs-count-ranges", title="Count logs per time range", annotations=READ_ONLY)
     @tool_errors
     def logs_count_ranges(
-        query: Annotated[CountRangesRequest, Field(description=FILTERS_HELP + " Plus targetBuckets.")],
+        query: Annotated[
+            CountRangesRequest, Field(description=FILTERS_HELP + " Plus targetBuckets.")
+        ] = EVERYTHING_COUNT_RANGES,
         project_id: ProjectId = None,
     ) -> Annotated[CallToolResult, CountRangesResponse]:
         """Where in time the matching rows are: counts per bucket, the bucket width chosen from
@@ -128,7 +136,9 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
     @server.tool(name="logs-sparkline-query", title="Log volume over time", annotations=READ_ONLY)
     @tool_errors
     def logs_sparkline(
-        query: Annotated[SparklineRequest, Field(description=FILTERS_HELP + " Plus sparklineBreakdownBy.")],
+        query: Annotated[
+            SparklineRequest, Field(description=FILTERS_HELP + " Plus sparklineBreakdownBy.")
+        ] = EVERYTHING_SPARKLINE,
         project_id: ProjectId = None,
     ) -> Annotated[CallToolResult, SparklineResponse]:
         """Log volume over time (about 50 buckets) broken down by severity (default) or by service
