@@ -6,21 +6,23 @@ and severity — and the logs table itself for any other filter (resource or log
 search, fingerprint), so every filter is honoured exactly rather than refused or ignored. The
 rollups count in 10-minute buckets: their windows widen to the buckets the window touches.
 
-Why rollups rather than direct queries over the maps (``bench/attribute_discovery.py``: 1M rows over
-24 h, 8 log and 6 resource keys per row, one a unique request id; p50 of 7 runs on the 2-core dev box,
-which other jobs were loading, so read the ratios more than the figures)::
+Why rollups rather than direct queries over the maps: ``bench/attribute_discovery.py`` (1M rows over
+24 h, 8 log and 6 resource keys per row, one a unique request id; p50 of 7 runs on the shared 2-core
+dev box, so read ratios more than figures)::
 
-                                   direct over the maps           rollups
-    keys, last 1 h                   175 ms                         31–56 ms
-    keys, last 24 h                  343 ms (1.6 s with mapKeys())  18–62 ms
-    values of user.id, 24 h          944 ms                        296 ms
-    value search "flag-1", 24 h     1310 ms                        392 ms
-    insert of the 1M rows             20 s                         +2.5× (the views' work)
-    disk                              69 MB                        +41 MB (values), +0.2 MB (keys)
+                                  direct over the maps   rollups
+    keys, last 1 h                      33 ms             11 ms
+    keys, last 24 h                    201 ms             12 ms   (mapKeys() instead of the
+    values of user.id, 24 h            962 ms            297 ms    keys subcolumn: 1.6 s direct)
+    value search "flag-1", 1 h          39 ms             52 ms
+    value search "flag-1", 24 h       1395 ms            734 ms
+    one 1M-row INSERT                   16 s              71 s
+    disk                                62 MB            +26 MB values, +0.2 MB keys
 
-Direct queries grow with the rows in the window (about 10× at the 10M-row benchmark: seconds per
-call), the rollups with the distinct (key, value) pairs per bucket, and keys alone are 100k rows a
-day, so discovery stays interactive on wide windows; the price is paid once, at insert.
+Direct queries grow with the rows in the window (10× more at the 10M-row benchmark: seconds per
+call); the rollups grow with distinct (key, value) pairs per 10-minute bucket, and keys alone stay
+tiny, so discovery stays interactive on wide windows. The price is paid at insert: the views'
+GROUP BY makes a bulk insert about 4× slower (measure OTLP-sized batches with bench/ingest.py).
 """
 
 from __future__ import annotations
