@@ -13,8 +13,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logs_mcp import __version__
 from logs_mcp.alerts.service import AlertService
+from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
-from logs_mcp.http import alerts_routes, discovery_routes, errors, export_routes, logs_routes, otlp
+from logs_mcp.http import (
+    alerts_routes,
+    discovery_routes,
+    errors,
+    export_routes,
+    logs_routes,
+    otlp,
+    simulate_routes,
+)
 from logs_mcp.logs.accounts import Accounts
 from logs_mcp.logs.discovery import Discovery
 from logs_mcp.logs.export import Exports
@@ -56,6 +65,7 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
     except Exception:
         log_store.close()
         raise
+    alerts = AlertService(engine, settings)
     return Services(
         settings=settings,
         log_store=log_store,
@@ -67,7 +77,8 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
         exports=Exports(
             log_store, engine, settings.data_dir / "exports", settings.export_row_limit, settings.base_url
         ),
-        alerts=AlertService(engine, settings),
+        alerts=alerts,
+        simulations=SimulateService(log_store, settings, alerts),
     )
 
 
@@ -94,6 +105,8 @@ def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
     app.include_router(logs_routes.router)
     app.include_router(discovery_routes.router)
     app.include_router(export_routes.router)
+    # Before the alert routes: /alerts/simulate/ must never be read as an alert id.
+    app.include_router(simulate_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(otlp.router)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from logs_mcp.alerts.service import AlertService
+from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
 from logs_mcp.logs.accounts import Accounts
 from logs_mcp.logs.discovery import Discovery
@@ -27,6 +28,7 @@ class Services:
     discovery: Discovery
     exports: Exports
     alerts: AlertService
+    simulations: SimulateService
 
     def close(self) -> None:
         self.exports.close()  # finish or cancel export jobs while the stores are still open

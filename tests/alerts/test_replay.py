@@ -13,9 +13,18 @@ from logs_mcp.alerts.replay import (
     TooManyBuckets,
     ensure_bucket_budget,
     replay,
+    simulation_reason,
     simulation_series,
 )
-from logs_mcp.alerts.state_machine import AlertRule, AlertState, Notification, ThresholdOperator
+from logs_mcp.alerts.state_machine import (
+    AlertRule,
+    AlertState,
+    AlertStatus,
+    Notification,
+    ThresholdOperator,
+    WindowCounts,
+    evaluate_check,
+)
 from logs_mcp.alerts.windows import BucketSeries, check_anchor, check_lookback, floor_to_grid
 
 T0 = datetime(2025, 12, 16, 10, 0, tzinfo=UTC)
@@ -312,3 +321,41 @@ def test_window_counts_refuse_what_they_cannot_count() -> None:
 def test_floor_to_grid_uses_one_utc_grid() -> None:
     assert floor_to_grid(at(7), FIVE) == at(5)
     assert floor_to_grid(datetime(2025, 12, 16, 10, 7), FIVE) == at(5)
+
+
+def replay_every_check(counts: list[int], rule: AlertRule, warmup: int = 0) -> list[tuple[object, ...]]:
+    """Every bucket through the decision function, with nothing skipped: what the lean replay must equal."""
+    span = rule.window_minutes // rule.check_interval_minutes
+    cadence = timedelta(minutes=rule.check_interval_minutes)
+    rolling = series(*counts, width=cadence).rolling_counts(span)
+    status, out = AlertStatus(), []
+    for index in range(warmup, len(counts)):
+        now = T0 + index * cadence
+        window = tuple(reversed(rolling[max(warmup, index - rule.evaluation_periods + 1) : index + 1]))
+        observed = WindowCounts(date_to=now, window=span * cadence, cadence=cadence, counts=window)
+        decision = evaluate_check(status, rule, observed, now)
+        out.append((now, decision.after.state, decision.notification, simulation_reason(decision)))
+        status = decision.after
+    return out
+
+
+@given(rules, st.lists(st.integers(0, 12), min_size=1, max_size=80), st.integers(0, 5))
+def test_quiet_checks_written_out_equal_the_decision_function(
+    rule: AlertRule, counts: list[int], warmup: int
+) -> None:
+    result = replay(series(*counts), rule, warmup=warmup)
+    got = [(b.timestamp, b.state, b.notification, b.reason) for b in result.buckets]
+    assert got == replay_every_check(counts, rule, warmup)
+
+
+def test_warmup_buckets_only_fill_windows() -> None:
+    result = replay(
+        series(0, 0, 20, 0),
+        AlertRule(threshold_count=10, threshold_operator=ThresholdOperator.BELOW),
+        warmup=1,
+    )
+    assert [(b.timestamp, b.count, b.notification.value) for b in result.buckets] == [
+        (T0 + FIVE, 0, "fire"),  # the first replayed check counts bucket 0: real history, not missing
+        (T0 + 2 * FIVE, 0, "none"),
+        (T0 + 3 * FIVE, 20, "resolve"),
+    ]

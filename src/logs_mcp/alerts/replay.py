@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Final
 
 from logs_mcp.alerts.state_machine import (
@@ -109,11 +110,18 @@ class SimulationResult:
         return len(self.buckets)
 
 
-def replay(series: BucketSeries, rule: AlertRule) -> SimulationResult:
+def replay(series: BucketSeries, rule: AlertRule, *, warmup: int = 0) -> SimulationResult:
     """§5.2 steps 4–6: evaluate every bucket with the live decision function, from a fresh alert.
 
     The check at bucket i counts the ``W // C`` buckets before it (the bucket itself is its future), so the
-    first bucket is always 0; its N-of-M history is the previous buckets' windows.
+    first bucket is always 0; its N-of-M history is the previous buckets' windows. The first ``warmup``
+    buckets are not replayed: they only fill the windows of later checks (for a replay that must not start
+    with windows reaching back before the history, as suggest-threshold's).
+
+    A not-firing alert none of whose last M windows breached cannot fire (§2.3 rule 4 needs N ≥ 1
+    breaches) and needs no notification, hence no cooldown: those checks, nearly all of a quiet alert's,
+    are written out without calling the decision function. Every other check goes through
+    :func:`evaluate_check`.
     """
     cadence = timedelta(minutes=rule.check_interval_minutes)
     if series.width != cadence:
@@ -121,16 +129,25 @@ def replay(series: BucketSeries, rule: AlertRule) -> SimulationResult:
     span_buckets = rule.window_minutes // rule.check_interval_minutes
     if span_buckets < 1:
         raise ValueError("check_interval_minutes cannot exceed window_minutes")
+    if warmup < 0:
+        raise ValueError("warmup must be >= 0")
     window = span_buckets * cadence
     periods = rule.evaluation_periods
     # The N-of-M history of bucket i is the rolling count of buckets i, i−1, …: the same windows the live
     # check would count at each slot, computed once for the whole series.
     rolling = series.rolling_counts(span_buckets)
+    breaches_before = [0, *accumulate(map(rule.breaches, rolling))]
+    start, width = series.start, series.width
     status = AlertStatus()
     buckets: list[SimulatedBucket] = []
     fires = resolves = 0
-    for index, timestamp in enumerate(series.timestamps()):
-        counts = tuple(reversed(rolling[max(0, index - periods + 1) : index + 1]))
+    for index in range(warmup, len(rolling)):
+        timestamp = start + index * width
+        oldest = max(warmup, index - periods + 1)
+        if status.state is AlertState.NOT_FIRING and breaches_before[index + 1] == breaches_before[oldest]:
+            buckets.append(_quiet_bucket(timestamp, rolling[index], rule))
+            continue
+        counts = tuple(reversed(rolling[oldest : index + 1]))
         observed = WindowCounts(date_to=timestamp, window=window, cadence=cadence, counts=counts)
         decision = evaluate_check(status, rule, observed, timestamp)
         buckets.append(_simulated_bucket(decision))
@@ -138,6 +155,17 @@ def replay(series: BucketSeries, rule: AlertRule) -> SimulationResult:
         resolves += decision.notification is Notification.RESOLVE
         status = decision.after
     return SimulationResult(buckets=tuple(buckets), fire_count=fires, resolve_count=resolves)
+
+
+def _quiet_bucket(timestamp: datetime, count: int, rule: AlertRule) -> SimulatedBucket:
+    return SimulatedBucket(
+        timestamp=timestamp,
+        count=count,
+        threshold_breached=False,
+        state=AlertState.NOT_FIRING,
+        notification=Notification.NONE,
+        reason=f"{_describe(count, False, rule)} — OK",
+    )
 
 
 def _simulated_bucket(decision: CheckDecision) -> SimulatedBucket:
@@ -162,9 +190,7 @@ def simulation_reason(decision: CheckDecision) -> str:
     """The §5.4 ``reason`` of a successful check (em dash U+2014 between spaces)."""
     tally = _tally(decision)
     rule = decision.rule
-    breached_symbol, calm_symbol = _SYMBOLS[rule.threshold_operator]
-    symbol = breached_symbol if tally.current_breached else calm_symbol
-    desc = f"{tally.current_count} {symbol} {rule.threshold_count}"
+    desc = _describe(tally.current_count, tally.current_breached, rule)
     n_of_m = (
         f"{desc}, {tally.breaches} of last {tally.considered} checks breached "
         f"(need {tally.needed} of {tally.periods})"
@@ -184,3 +210,9 @@ def simulation_reason(decision: CheckDecision) -> str:
             f"{desc} — resolved (notification suppressed by cooldown)" if suppressed else f"{desc} — resolved"
         )
     return f"{desc} — still firing" if tally.current_breached else desc
+
+
+def _describe(count: int, breached: bool, rule: AlertRule) -> str:
+    """§5.4 ``desc``: ``"<count> <op> <threshold>"``, the operator negated when not breached."""
+    breached_symbol, calm_symbol = _SYMBOLS[rule.threshold_operator]
+    return f"{count} {breached_symbol if breached else calm_symbol} {rule.threshold_count}"
