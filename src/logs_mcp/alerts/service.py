@@ -138,7 +138,7 @@ class AlertService:
                 created_by_key_id=created_by_key_id,
                 created_by_label=_creator_label(session, created_by_key_id),
                 **_rule_columns(rule),
-                **_status_columns(status),
+                **status_columns(status),
             )
             session.add(row)
             session.commit()
@@ -171,7 +171,7 @@ class AlertService:
                 snooze_until=data.snooze_until if "snooze_until" in present else UNSET,
                 **_rule_changes(data, present),
             )
-            result = machine.apply_update(_status_of(row), _rule_of(row), update, now)
+            result = machine.apply_update(status_of(row), rule_of(row), update, now)
             if "name" in present:
                 row.name = data.name
             for column, value in _rule_columns(result.rule).items():
@@ -188,7 +188,7 @@ class AlertService:
             tables.lock_project_alerts(session, project_id)
             row = _found(tables.get_alert(session, project_id, _uuid(alert_id), for_update=True))
             try:
-                transition = machine.reset(_status_of(row), now)
+                transition = machine.reset(status_of(row), now)
             except InvalidTransition as error:
                 raise InvalidInput(error.detail, attr=error.attr, code="invalid") from None
             self._save(session, row, transition.status, transition.event, now)
@@ -250,12 +250,12 @@ class AlertService:
     def _save(
         session: Session, row: AlertRow, status: AlertStatus, event: machine.AlertEvent | None, now: datetime
     ) -> None:
-        for column, value in _status_columns(status).items():
+        for column, value in status_columns(status).items():
             setattr(row, column, value)
         row.updated_at = now
         session.add(row)
         if event is not None:
-            session.add(_event_row(row.id, event))
+            session.add(event_row(row.id, event))
 
     def _represent(self, session: Session, rows: Sequence[AlertRow]) -> list[Alert]:
         """The API representation; derived fields are read for all ``rows`` in a few batched queries."""
@@ -316,13 +316,13 @@ def _creator_label(session: Session, key_id: int | None) -> str:
     return (key.label or key.mask) if key is not None else ""
 
 
-def _status_of(row: AlertRow) -> AlertStatus:
+def status_of(row: AlertRow) -> AlertStatus:
     return AlertStatus(
         **{field: getattr(row, field) for field in _STATUS_FIELDS} | {"state": AlertState(row.state)}
     )
 
 
-def _status_columns(status: AlertStatus) -> dict[str, Any]:
+def status_columns(status: AlertStatus) -> dict[str, Any]:
     columns = {field: getattr(status, field) for field in _STATUS_FIELDS}
     columns["state"] = status.state.value
     return columns
@@ -344,7 +344,7 @@ def _rule_columns(rule: AlertRule) -> dict[str, Any]:
     return columns
 
 
-def _rule_of(row: AlertRow) -> AlertRule:
+def rule_of(row: AlertRow) -> AlertRule:
     return AlertRule(
         threshold_count=row.threshold_count,
         threshold_operator=ThresholdOperator(row.threshold_operator),
@@ -357,7 +357,7 @@ def _rule_of(row: AlertRow) -> AlertRule:
     )
 
 
-def _event_row(alert_id: UUID, event: machine.AlertEvent) -> AlertEventRow:
+def event_row(alert_id: UUID, event: machine.AlertEvent) -> AlertEventRow:
     return AlertEventRow(
         alert_id=alert_id,
         kind=event.kind.value,

@@ -8,9 +8,10 @@ timestamp, half-open ``[from, to)``. Bucket starts lie on one grid counted from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import build_where
@@ -70,6 +71,7 @@ def window_counts_for_alerts(
     window_minutes: int,
     cadence_minutes: int,
     periods: int,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[int, ...]]:
     """The ``periods`` (M) rolling window counts of every check, newest first, in one statement.
 
@@ -79,6 +81,7 @@ def window_counts_for_alerts(
     may differ. The logs table is read once: a row matching several checks is counted for each.
 
     The caller sizes the batch: one failing filter fails the statement, and the SQL grows with the checks.
+    ``settings`` are ClickHouse query settings (the check engine's time and bytes limits).
     """
     if window_minutes < 1 or cadence_minutes < 1 or periods < 1:
         raise ValueError("window_minutes, cadence_minutes and periods must be >= 1")
@@ -122,6 +125,6 @@ def window_counts_for_alerts(
         "periods": periods,
     }
     counts = {check.key: [0] * periods for check in checks}
-    for check_index, window_index, logs in store.query(sql, params).rows:
+    for check_index, window_index, logs in store.query(sql, params, settings).rows:
         counts[checks[check_index - 1].key][window_index] = logs
     return {key: tuple(values) for key, values in counts.items()}

@@ -76,6 +76,16 @@ class AlertRow(SQLModel, table=True):
     )
     created_by_label: str = Field(default="", max_length=200)
     updated_at: datetime | None = _utc_column()
+    # Owned by the check engine (Alembic 0004): its lease on the alert, and a counter every user edit bumps
+    # (see ``_bump_version``) so that a check evaluated before an edit is discarded.
+    claimed_until: datetime | None = _utc_column()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+@sa.event.listens_for(AlertRow, "before_update")
+def _bump_version(_mapper: object, _connection: object, row: AlertRow) -> None:
+    row.version += 1
 
 
 class AlertEventRow(SQLModel, table=True):
