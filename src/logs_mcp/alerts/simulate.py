@@ -28,7 +28,6 @@ from logs_mcp.alerts.simulate_models import (
     BaselineStats,
     RuleFields,
     SavedAlertSummary,
-    SimulatedBucket,
     SimulateRequest,
     SimulationComparison,
     SimulationResponse,
@@ -104,25 +103,18 @@ class SimulateService:
                 ),
                 draft=_summary(result, draft_rule),
             )
-        return SimulationResponse(
-            # Built unvalidated: the replay made them, and a 30-day replay has thousands of buckets.
-            buckets=[
-                SimulatedBucket.model_construct(
-                    timestamp=bucket.timestamp,
-                    count=bucket.count,
-                    threshold_breached=bucket.threshold_breached,
-                    state=bucket.state.value,
-                    notification=bucket.notification.value,
-                    reason=bucket.reason,
-                )
-                for bucket in result.buckets
-            ],
-            fire_count=result.fire_count,
-            resolve_count=result.resolve_count,
-            total_buckets=result.total_buckets,
-            threshold_count=request.threshold_count,
-            threshold_operator=request.threshold_operator,
-            comparison=comparison,
+        # Validated from the replay's buckets' attributes in one call: a 30-day replay has thousands.
+        return SimulationResponse.model_validate(
+            {
+                "buckets": result.buckets,
+                "fire_count": result.fire_count,
+                "resolve_count": result.resolve_count,
+                "total_buckets": result.total_buckets,
+                "threshold_count": request.threshold_count,
+                "threshold_operator": request.threshold_operator,
+                "comparison": comparison,
+            },
+            from_attributes=True,
         )
 
     # --- suggest-threshold -------------------------------------------------------------------------

@@ -36,7 +36,7 @@ FIELD_ORDER: Final = (
 DEFAULT_SUGGEST_DATE_FROM: Final = "-7d"
 FILTER_REQUIRED: Final = "At least one filter is required (severityLevels, serviceNames, or filterGroup)."
 
-UtcTimestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
+UtcTimestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 """§5.3 timestamps: ``2025-12-16T10:00:00+00:00`` (Python's form), not pydantic's ``Z``."""
 
 
@@ -174,6 +174,8 @@ class SuggestThresholdRequest(RuleFields):
 
 class SimulatedBucket(BaseModel):
     """One replayed check (§5.3): ``count`` is the rolling window count at ``timestamp``."""
+
+    model_config = ConfigDict(from_attributes=True)  # read straight from the replay's buckets
 
     timestamp: UtcTimestamp
     count: int
