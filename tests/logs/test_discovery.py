@@ -527,3 +527,25 @@ def test_the_migration_backfills_logs_stored_before_it(services: Services) -> No
             assert keys == key_counts(rows)
         finally:
             store.command(f"DROP DATABASE IF EXISTS `{target.database}`")
+
+
+def test_the_rollups_follow_a_retention_change(services: Services) -> None:
+    target = SchemaTarget(database=f"rollup_test_{uuid.uuid4().hex[:12]}", retention_days=7)
+
+    def rollup_ttls(store: LogStore) -> list[str]:
+        rows = store.query(
+            "SELECT create_table_query FROM system.tables WHERE database = {database:String} "
+            "AND name IN ('log_attributes', 'log_attribute_keys')",
+            {"database": target.database},
+        ).rows
+        return [query.split(" TTL ")[1].split(" SETTINGS")[0] for (query,) in rows]
+
+    with services.log_store.client() as client:
+        store = LogStore([client], target)
+        try:
+            store.migrate()
+            assert rollup_ttls(store) == ["time_bucket + toIntervalDay(7)"] * 2
+            LogStore([client], SchemaTarget(target.database, retention_days=14)).migrate()
+            assert rollup_ttls(store) == ["time_bucket + toIntervalDay(14)"] * 2
+        finally:
+            store.command(f"DROP DATABASE IF EXISTS `{target.database}`")

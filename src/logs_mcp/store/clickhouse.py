@@ -27,6 +27,7 @@ from logs_mcp.store.log_schema import (
     SchemaTarget,
     bootstrap_statements,
     retention_statement,
+    rollup_retention_statements,
 )
 
 OWNER_FILE = "owner.json"
@@ -196,8 +197,10 @@ class LogStore:
             {"database": self.target.database, "name": self.logs_table_name},
         ).rows
         if engine and f"toIntervalDay({int(self.target.retention_days)})" not in engine[0][0]:
+            statements = [retention_statement(self.target), *rollup_retention_statements(self.target)]
             with self.client() as client:
-                client.command(retention_statement(self.target), settings={"materialize_ttl_after_modify": 0})
+                for statement in statements:
+                    client.command(statement, settings={"materialize_ttl_after_modify": 0})
 
     def close(self) -> None:
         for client in self._clients:
