@@ -286,3 +286,22 @@ def test_mcp_tool_returns_the_export_and_its_link(
     base = services.settings.base_url
     assert export["content_url"] == f"{base}/api/projects/{project.id}/logs/exports/{export['id']}/content"
     assert bad.is_error and "query.severityLevels.0" in bad.content[0].text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "export/"),
+        ("GET", "exports/1"),
+        ("GET", "exports/1/content"),
+        ("POST", "services/"),
+        ("GET", "attributes"),
+        ("GET", "values?key=k"),
+    ],
+)
+def test_every_endpoint_needs_an_api_key(
+    server_url: str, project: TestProject, method: str, path: str
+) -> None:
+    response = httpx.request(method, f"{logs_url(server_url, project.id)}/{path}", json={"query": {}})
+    assert response.status_code == 401, response.text
+    assert response.json()["type"] == "authentication_error"
