@@ -549,3 +549,17 @@ def test_the_rollups_follow_a_retention_change(services: Services) -> None:
             assert rollup_ttls(store) == ["time_bucket + toIntervalDay(14)"] * 2
         finally:
             store.command(f"DROP DATABASE IF EXISTS `{target.database}`")
+
+
+def test_a_key_with_only_long_values_is_listed_but_its_values_are_not(
+    services: Services, server_url: str, project: TestProject
+) -> None:
+    rows = generate_rows(project.id, size=4)
+    for row in rows:
+        row["attributes"] = {"exception.stacktrace": "Traceback:\n" + "  frame\n" * 60, "short": "v"}
+    insert_rows(services.log_store, rows)
+
+    keys = ok(get(server_url, project, "attributes", dateRange=WINDOW))
+    assert [item["name"] for item in keys["results"]] == ["exception.stacktrace", "short"]
+    values = ok(get(server_url, project, "values", key="exception.stacktrace", dateRange=WINDOW))
+    assert values["results"] == []  # values of 256+ characters stay out of the value rollup

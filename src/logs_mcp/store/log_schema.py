@@ -109,8 +109,8 @@ def create_attribute_rollups(target: SchemaTarget) -> list[str]:
     """Version 2: attribute rollups for key and value discovery, fed by materialized views.
 
     ``log_attributes`` counts logs per (project, type, key, 10-minute bucket, value, service, severity);
-    ``log_attribute_keys`` is the same without the value, fed from the first by a chained view, so
-    listing keys reads a few thousand rows instead of one per distinct value. Keys lead the value
+    ``log_attribute_keys`` is the same without the value (fed from the first by a chained view until
+    version 3), so listing keys reads a few thousand rows instead of one per distinct value. Keys lead the value
     rollup's sort order: a values query reads only its key's granules. Logs stored before this
     migration are copied in once (the views only see new inserts; migrations run before ingest starts).
     See ``logs/discovery.py`` for the measurements behind this design.
@@ -179,11 +179,44 @@ def _rollup_select(logs_table: str) -> str:
     )
 
 
+def count_keys_from_logs(target: SchemaTarget) -> list[str]:
+    """Version 3: ``log_attribute_keys`` counted straight from the logs, not from the value rollup.
+
+    Version 2 derived keys from ``log_attributes``, which leaves out values of 256+ characters, so a
+    key whose values are all long (a stack trace, a SQL statement) was never listed. Reading only the
+    maps' key subcolumns, the new view costs about what the chained one did. The keys are recounted
+    from the logs once.
+    """
+    keys, view = target.storage_table(ATTRIBUTE_KEYS_TABLE), target.table(ATTRIBUTE_KEYS_TABLE + "_mv")
+    return [
+        f"DROP VIEW IF EXISTS {view}{target.on_cluster}",
+        f"TRUNCATE TABLE IF EXISTS {keys}{target.on_cluster}",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view}{target.on_cluster} TO {keys} "
+        f"AS {_key_rollup_select(target.storage_table(LOGS_TABLE))}",
+        f"INSERT INTO {target.table(ATTRIBUTE_KEYS_TABLE)} {_key_rollup_select(target.table(LOGS_TABLE))}",
+    ]
+
+
+def _key_rollup_select(logs_table: str) -> str:
+    keys = (
+        "arrayConcat(arrayMap(k -> ('log', k), attributes.keys), "
+        "arrayMap(k -> ('resource', k), resource_attributes.keys))"
+    )
+    return (
+        "SELECT project_id, pair.1 AS attribute_type, "
+        f"toStartOfInterval(timestamp, INTERVAL {ATTRIBUTE_BUCKET_SECONDS} SECOND) AS time_bucket, "
+        "pair.2 AS attribute_key, service_name, severity_text, count() AS attribute_count "
+        f"FROM {logs_table} ARRAY JOIN {keys} AS pair "
+        "GROUP BY project_id, attribute_type, time_bucket, attribute_key, service_name, severity_text"
+    )
+
+
 Migration = Callable[[SchemaTarget], list[str]]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "create logs table", create_logs_table),
     (2, "attribute rollups", create_attribute_rollups),
+    (3, "attribute keys counted from the logs", count_keys_from_logs),
 )
 
 
