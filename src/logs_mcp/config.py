@@ -52,6 +52,35 @@ class Settings(BaseSettings):
         15_000, ge=1, description="Most checks one simulate or suggest-threshold may replay."
     )
 
+    check_loop_enabled: bool = Field(
+        True, description="Run the alert check loop and the notification deliverer in `serve` and `stdio`."
+    )
+    check_tick_seconds: float = Field(
+        60.0, gt=0, description="How often the check loop looks for due alerts."
+    )
+    check_claim_batch: int = Field(500, ge=1, description="Alerts one worker claims (and saves) at a time.")
+    check_claim_lease_seconds: float = Field(
+        300.0, gt=0, description="How long a claim lasts; a crashed worker's alerts are checked after it."
+    )
+    check_query_batch: int = Field(200, ge=1, description="Most alerts counted by one ClickHouse statement.")
+    check_query_timeout_seconds: float = Field(30.0, gt=0, description="max_execution_time of a check query.")
+    check_max_bytes_to_read: int = Field(
+        5 * 1024**3, ge=1, description="max_bytes_to_read of a check query (5 GiB, as PostHog)."
+    )
+    delivery_lease_seconds: float = Field(
+        30.0, gt=0, description="How long one delivery attempt holds its notification."
+    )
+    delivery_retry_base_seconds: float = Field(
+        5.0, gt=0, description="First retry delay; doubles per attempt."
+    )
+    delivery_retry_max_seconds: float = Field(900.0, gt=0, description="Longest delay between two attempts.")
+    delivery_max_attempts: int = Field(12, ge=1, description="Attempts before a notification is dead.")
+    delivery_batch: int = Field(50, ge=1, description="Notifications one delivery pass leases at a time.")
+    delivery_concurrency: int = Field(8, ge=1, description="Notifications sent side by side.")
+    delivery_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the deliverer looks for due retries."
+    )
+
     @property
     def clickhouse_path(self) -> Path:
         return self.data_dir / "clickhouse"

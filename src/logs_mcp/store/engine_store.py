@@ -320,7 +320,7 @@ class ClaimedDelivery:
 
     notification: OutboxRow
     rule: NotificationRule
-    bot_token: str | None  # Slack: the registered integration's token
+    integration: Integration | None  # Slack: the registered workspace (bot token)
 
 
 def recover_interrupted(engine: Engine, now: datetime) -> int:
@@ -385,8 +385,8 @@ def claim_deliveries(
             for rule in rules.values()
             if rule.type == "slack" and str(rule.config.get("slack_workspace_id", "")).isdigit()
         }
-        tokens = {
-            integration.id: integration.bot_token
+        integrations = {
+            integration.id: integration
             for integration in session.exec(
                 select(Integration).where(col(Integration.id).in_(integration_ids))
             )
@@ -397,8 +397,8 @@ def claim_deliveries(
         if rule is None:  # deleted after the lease: the cascade removes the row too
             continue
         workspace = str(rule.config.get("slack_workspace_id", ""))
-        token = tokens.get(int(workspace)) if workspace.isdigit() else None
-        claimed.append(ClaimedDelivery(row, rule, token))
+        integration = integrations.get(int(workspace)) if workspace.isdigit() else None
+        claimed.append(ClaimedDelivery(row, rule, integration))
     return claimed
 
 

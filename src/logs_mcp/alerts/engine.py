@@ -1,0 +1,300 @@
+"""The check engine: one cycle claims the due alerts, counts their windows in batches, lets the pure state
+machine decide, and commits each decision with its event row and outbox notifications (alerts.md §2.9–
+§2.12, generation [A]; README "Alerts").
+
+* **Claims.** Due alerts are claimed a batch at a time under a lease (``store.engine_store``); a worker
+  that dies leaves claims that expire, and two replicas never hold the same alert.
+* **Batching.** Claimed alerts sharing window, cadence and M are counted together, one ClickHouse
+  statement per ``check_query_batch`` alerts (``store.alert_counts.window_counts_for_alerts``). A failed
+  statement is split in halves until the failing alert is alone, so one bad filter fails one alert.
+* **Slots.** A check is anchored on its slot (``next_check_at``) and the save is a compare-and-set on the
+  claim and the alert's version: each slot is evaluated at most once, and a check of an alert edited or
+  deleted meanwhile is discarded.
+* **Outbox.** The new state, the ``check`` row and one outbox row per notification rule of the decided kind
+  commit together; ``last_notified_at`` moves then, so cooldown holds while delivery retries.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import Engine
+
+from logs_mcp.alerts.check_failures import classify_failure
+from logs_mcp.alerts.explain import explain_check
+from logs_mcp.alerts.models import parse_alert_filters
+from logs_mcp.alerts.notifiers.payloads import AlertNotification, NotificationKind
+from logs_mcp.alerts.service import event_row, rule_of, status_columns, status_of
+from logs_mcp.alerts.state_machine import (
+    CheckDecision,
+    CheckResult,
+    FailureCode,
+    Notification,
+    WindowCounts,
+    break_for_config,
+    evaluate_check,
+)
+from logs_mcp.alerts.windows import check_anchor
+from logs_mcp.config import Settings
+from logs_mcp.store import engine_store
+from logs_mcp.store.alert_counts import WindowCheck, window_counts_for_alerts
+from logs_mcp.store.alert_tables import AlertRow
+from logs_mcp.store.clickhouse import LogStore
+from logs_mcp.store.engine_store import CheckWrite
+from logs_mcp.store.filters import LogFilters
+from logs_mcp.store.state import utcnow
+
+Clock = Callable[[], datetime]
+_SHAPE: Final = "window_minutes", "check_interval_minutes", "evaluation_periods"
+
+
+def worker_name() -> str:
+    """Identifies a worker in claims and leases: host, process and a random suffix (a restarted process
+    with a recycled pid is still a different worker)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid4().hex[:8]}"
+
+
+@dataclass
+class CycleReport:
+    """What one check cycle did. ``fired``/``resolved`` count notifications committed to the outbox
+    decisions (cooldown-suppressed ones are not counted); ``errored`` counts failed checks."""
+
+    checked: int = 0
+    fired: int = 0
+    resolved: int = 0
+    errored: int = 0
+    broken: int = 0
+    discarded: int = 0
+    notifications: int = 0
+    queries: int = 0
+    lags_seconds: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "checked": self.checked,
+            "fired": self.fired,
+            "resolved": self.resolved,
+            "errored": self.errored,
+            "broken": self.broken,
+            "discarded": self.discarded,
+            "notifications": self.notifications,
+            "queries": self.queries,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A claimed alert with valid filters, waiting for its counts."""
+
+    alert: AlertRow
+    filters: LogFilters
+    date_to: datetime
+
+
+class CheckEngine:
+    """Runs check cycles against one log store and one state store. Thread-safe for one caller at a time."""
+
+    def __init__(
+        self,
+        state_engine: Engine,
+        log_store: LogStore,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        worker: str | None = None,
+        count_windows: Callable[..., dict[str, tuple[int, ...]]] = window_counts_for_alerts,
+    ) -> None:
+        self._state = state_engine
+        self._logs = log_store
+        self._settings = settings
+        self._clock = clock
+        self.worker = worker or worker_name()
+        self._count_windows = count_windows
+
+    def run_cycle(self, stop: threading.Event | None = None) -> CycleReport:
+        """Check every alert due now, a claimed batch at a time, until none is left (or ``stop`` is set)."""
+        now = self._clock()
+        report = CycleReport()
+        seen: set[UUID] = set()
+        while stop is None or not stop.is_set():
+            lease = timedelta(seconds=self._settings.check_claim_lease_seconds)
+            claimed = engine_store.claim_due_alerts(
+                self._state,
+                now=now,
+                worker=self.worker,
+                lease_until=self._clock() + lease,
+                limit=self._settings.check_claim_batch,
+            )
+            fresh = [alert for alert in claimed if alert.id not in seen]
+            # An alert discarded earlier in this cycle (edited meanwhile) waits for the next cycle.
+            engine_store.release_claims(
+                self._state, self.worker, [alert.id for alert in claimed if alert.id in seen]
+            )
+            if not fresh:
+                break
+            seen.update(alert.id for alert in fresh)
+            self._check_batch(fresh, now, report)
+        return report
+
+    # --- one claimed batch -----------------------------------------------------------------------------
+
+    def _check_batch(self, alerts: Sequence[AlertRow], now: datetime, report: CycleReport) -> None:
+        writes: list[CheckWrite] = []
+        decisions: dict[UUID, CheckDecision] = {}
+        pending: list[_Pending] = []
+        for alert in alerts:
+            try:
+                filters = parse_alert_filters(alert.filters)
+            except PydanticCustomError as error:
+                writes.extend(self._broken_config(alert, _config_reason(alert.filters, error), now))
+                continue
+            pending.append(_Pending(alert, filters, check_anchor(alert.next_check_at, now)))
+        names = engine_store.project_names(self._state, {alert.project_id for alert in alerts})
+        for alert, result in self._count(pending, report):
+            decision = evaluate_check(status_of(alert), rule_of(alert), result, now)
+            decisions[alert.id] = decision
+            writes.append(self._write(alert, decision, names.get(alert.project_id, ""), now))
+        saved = engine_store.save_checks(self._state, self.worker, writes, now)
+        committed_at = self._clock()
+        report.discarded += len(saved.discarded)
+        report.notifications += saved.notifications
+        slots = {alert.id: alert.next_check_at or now for alert in alerts}
+        for alert_id in saved.saved:
+            report.lags_seconds.append((committed_at - slots[alert_id]).total_seconds())
+            if alert_id not in decisions:
+                report.broken += 1  # broken_config
+                continue
+            decision = decisions[alert_id]
+            report.checked += 1
+            report.fired += decision.notification is Notification.FIRE
+            report.resolved += decision.notification is Notification.RESOLVE
+            report.errored += decision.failure is not None
+            report.broken += decision.notification is Notification.BROKEN
+
+    def _broken_config(self, alert: AlertRow, reason: str, now: datetime) -> list[CheckWrite]:
+        """§2.9 broken config: straight to broken, no notification, a ``broken_config`` row."""
+        transition = break_for_config(status_of(alert), reason, now)
+        if transition is None:
+            return []
+        return [
+            CheckWrite(
+                alert_id=alert.id,
+                project_id=alert.project_id,
+                version=alert.version,
+                columns=status_columns(transition.status),
+                event=event_row(alert.id, transition.event),
+            )
+        ]
+
+    def _write(
+        self, alert: AlertRow, decision: CheckDecision, project_name: str, now: datetime
+    ) -> CheckWrite:
+        event = decision.event(explain_check(decision))
+        if event is None:
+            raise ValueError("a claimed alert is always evaluated")
+        kind = payload = None
+        if decision.notification is not Notification.NONE:
+            notification = AlertNotification.for_check(
+                decision, alert, project_name=project_name, base_url=self._settings.base_url
+            )
+            kind = NotificationKind.of(decision.notification).value
+            payload = notification.model_dump(mode="json")
+        return CheckWrite(
+            alert_id=alert.id,
+            project_id=alert.project_id,
+            version=alert.version,
+            columns=status_columns(decision.after),
+            event=event_row(alert.id, event),
+            notification_kind=kind,
+            notification_payload=payload,
+        )
+
+    # --- counting --------------------------------------------------------------------------------------
+
+    def _count(self, pending: Sequence[_Pending], report: CycleReport) -> list[tuple[AlertRow, CheckResult]]:
+        """Every pending alert with its M window counts or its classified failure."""
+        groups: dict[tuple[int, ...], list[_Pending]] = {}
+        for item in pending:
+            groups.setdefault(tuple(getattr(item.alert, name) for name in _SHAPE), []).append(item)
+        size = self._settings.check_query_batch
+        results: list[tuple[AlertRow, CheckResult]] = []
+        for shape, members in groups.items():
+            for start in range(0, len(members), size):
+                results.extend(self._count_chunk(shape, members[start : start + size], report))
+        return results
+
+    def _count_chunk(
+        self, shape: tuple[int, ...], chunk: Sequence[_Pending], report: CycleReport
+    ) -> list[tuple[AlertRow, CheckResult]]:
+        window_minutes, cadence_minutes, periods = shape
+        checks = [
+            WindowCheck(
+                key=str(item.alert.id),
+                project_id=item.alert.project_id,
+                filters=item.filters,
+                date_to=item.date_to,
+            )
+            for item in chunk
+        ]
+        started = time.perf_counter()
+        report.queries += 1
+        try:
+            counts = self._count_windows(
+                self._logs,
+                checks,
+                window_minutes=window_minutes,
+                cadence_minutes=cadence_minutes,
+                periods=periods,
+                settings=self._query_settings(),
+            )
+        except Exception as error:  # every query error is classified, none escapes (§2.9)
+            elapsed = _milliseconds(started)
+            failure = classify_failure(error, elapsed)
+            if len(chunk) == 1 or failure.code in (FailureCode.SERVER_BUSY, FailureCode.CANCELLED):
+                # A busy or cancelling server fails every alert alike; splitting would only add load.
+                return [(item.alert, failure) for item in chunk]
+            middle = len(chunk) // 2
+            return self._count_chunk(shape, chunk[:middle], report) + self._count_chunk(
+                shape, chunk[middle:], report
+            )
+        elapsed = _milliseconds(started)
+        window, cadence = timedelta(minutes=window_minutes), timedelta(minutes=cadence_minutes)
+        return [
+            (
+                item.alert,
+                WindowCounts(
+                    date_to=item.date_to,
+                    window=window,
+                    cadence=cadence,
+                    counts=counts[str(item.alert.id)],
+                    query_duration_ms=elapsed,
+                ),
+            )
+            for item in chunk
+        ]
+
+    def _query_settings(self) -> Mapping[str, Any]:
+        return {
+            "max_execution_time": self._settings.check_query_timeout_seconds,
+            "max_bytes_to_read": self._settings.check_max_bytes_to_read,
+        }
+
+
+def _milliseconds(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _config_reason(filters: object, error: PydanticCustomError) -> str:
+    """§2.9 broken-config reasons."""
+    if not isinstance(filters, Mapping):
+        return f"filters must be a JSON object, got {type(filters).__name__}"
+    return error.message()
