@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         (5, 10, 15, 30, 60), description="Allowed alert windows in minutes (JSON list)."
     )
     alert_max_evaluation_periods: int = Field(10, ge=1, description="Largest M (and N) of an N-of-M alert.")
+    allow_private_webhooks: bool = Field(
+        False,
+        description=(
+            "Let webhook, Discord and Teams destinations reach loopback, private and link-local addresses "
+            "(a self-hosted receiver on the same network)."
+        ),
+    )
     alert_simulate_max_days: int = Field(30, ge=1, description="How far back simulate may replay, in days.")
     alert_simulate_max_buckets: int = Field(
         15_000, ge=1, description="Most checks one simulate or suggest-threshold may replay."
