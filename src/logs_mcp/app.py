@@ -12,11 +12,13 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logs_mcp import __version__
+from logs_mcp.alerts.destinations import DestinationService
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
 from logs_mcp.http import (
     alerts_routes,
+    destination_routes,
     discovery_routes,
     errors,
     export_routes,
@@ -78,6 +80,7 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
             log_store, engine, settings.data_dir / "exports", settings.export_row_limit, settings.base_url
         ),
         alerts=alerts,
+        destinations=DestinationService(engine, settings),
         simulations=SimulateService(log_store, settings, alerts),
     )
 
@@ -108,6 +111,7 @@ def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
     # Before the alert routes: /alerts/simulate/ must never be read as an alert id.
     app.include_router(simulate_routes.router)
     app.include_router(alerts_routes.router)
+    app.include_router(destination_routes.router)
     app.include_router(otlp.router)
 
     @app.get("/healthz", include_in_schema=False)

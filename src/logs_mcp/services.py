@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from logs_mcp.alerts.destinations import DestinationService
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
@@ -28,6 +29,7 @@ class Services:
     discovery: Discovery
     exports: Exports
     alerts: AlertService
+    destinations: DestinationService
     simulations: SimulateService
 
     def close(self) -> None:
