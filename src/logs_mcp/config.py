@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         15_000, ge=1, description="Most checks one simulate or suggest-threshold may replay."
     )
 
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests point it at a local stand-in)."
+    )
+    delivery_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest one notification delivery (connect to response) may take."
+    )
+
     check_loop_enabled: bool = Field(
         True, description="Run the alert check loop and the notification deliverer in `serve` and `stdio`."
     )
