@@ -1,4 +1,4 @@
-"""The ``logs-mcp`` command line: serve, stdio, demo, projects, keys, db."""
+"""The ``logs-mcp`` command line: serve, stdio, demo, projects, keys, integrations, db."""
 
 from __future__ import annotations
 
@@ -304,6 +304,98 @@ def keys_create(
             f"{created.key}\n(scopes {','.join(record.scopes)}; projects {record.project_ids}; "
             "shown once: store it now)"
         )
+
+
+@main.group()
+def integrations() -> None:
+    """Register Slack workspaces for alert destinations (works while a server runs)."""
+
+
+@integrations.command("add-slack")
+@click.option(
+    "--token",
+    envvar="LOGS_MCP_SLACK_TOKEN",
+    required=True,
+    help="Slack bot token xoxb-… (or user token xoxp-…) [env LOGS_MCP_SLACK_TOKEN]. Kept server-side.",
+)
+@click.option("--name", default="", help="A name to recognise the workspace by [default: Slack].")
+@click.option("--project", "project_id", type=int, required=True, help="Project whose alerts may use it.")
+@data_dir_option
+@json_option
+def integrations_add_slack(
+    token: str, name: str, project_id: int, data_dir: Path | None, as_json: bool
+) -> None:
+    """Register a Slack workspace; prints the id that Slack destinations take as slack_workspace_id.
+
+    The token is only checked for its shape here; Slack answers at the first notification."""
+    from logs_mcp.alerts.integrations import Integrations
+
+    engine, _ = open_state(settings_for(data_dir))
+    try:
+        added = Integrations(engine).add_slack(project_id, token, name)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(added.model_dump_json())
+    else:
+        click.echo(
+            f"Slack integration {added.id} ({added.name}) for project {added.project_id}\n"
+            f"use it as slack_workspace_id: {added.id}"
+        )
+
+
+@integrations.command("list")
+@click.option("--project", "project_id", type=int, default=None, help="Only this project's integrations.")
+@data_dir_option
+@json_option
+def integrations_list(project_id: int | None, data_dir: Path | None, as_json: bool) -> None:
+    """List registered integrations (tokens are never shown)."""
+    from logs_mcp.alerts.integrations import Integrations
+
+    engine, _ = open_state(settings_for(data_dir))
+    try:
+        found = Integrations(engine).list(project_id)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"results": [integration.model_dump(mode="json") for integration in found]}))
+    elif not found:
+        click.echo("No integrations yet: logs-mcp integrations add-slack --token xoxb-… --project ID")
+    else:
+        for integration in found:
+            click.echo(
+                f"{integration.id}\t{integration.kind}\tproject {integration.project_id}\t{integration.name}"
+            )
+
+
+@main.group()
+def alerts() -> None:
+    """Log alert maintenance."""
+
+
+@alerts.command("check")
+@data_dir_option
+@json_option
+def alerts_check(data_dir: Path | None, as_json: bool) -> None:
+    """Check every due alert now and send pending notifications once, then exit (for cron and tests).
+
+    Safe next to other workers on the same state store: alerts and notifications are claimed first."""
+    from logs_mcp.alerts.runner import check_now
+
+    with open_services(settings_for(data_dir)) as services:
+        cycle, delivery = anyio.run(check_now, services)
+    summary = {
+        "checked": cycle.checked,
+        "fired": cycle.fired,
+        "resolved": cycle.resolved,
+        "errored": cycle.errored,
+        "delivered": delivery.delivered,
+        "failed": delivery.failed,
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(", ".join(f"{key} {value}" for key, value in summary.items()))
 
 
 @main.group()
