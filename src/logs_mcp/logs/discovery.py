@@ -8,21 +8,21 @@ rollups count in 10-minute buckets: their windows widen to the buckets the windo
 
 Why rollups rather than direct queries over the maps: ``bench/attribute_discovery.py`` (1M rows over
 24 h, 8 log and 6 resource keys per row, one a unique request id; p50 of 7 runs on the shared 2-core
-dev box, so read ratios more than figures)::
+dev box, whose load varies between runs by up to 2×, so read ratios more than figures)::
 
                                   direct over the maps   rollups
-    keys, last 1 h                      33 ms             11 ms
-    keys, last 24 h                    201 ms             12 ms   (mapKeys() instead of the
-    values of user.id, 24 h            962 ms            297 ms    keys subcolumn: 1.6 s direct)
-    value search "flag-1", 1 h          39 ms             52 ms
-    value search "flag-1", 24 h       1395 ms            734 ms
-    one 1M-row INSERT                   16 s              71 s
+    keys, last 1 h                      32 ms             13 ms
+    keys, last 24 h                    132 ms             13 ms   (mapKeys() instead of the keys
+    values of user.id, 24 h            403 ms             97 ms    subcolumn: 1.6 s direct)
+    value search "flag-1", 1 h          44 ms             38 ms
+    value search "flag-1", 24 h        752 ms            379 ms
+    one 1M-row INSERT                   19 s              38 s
     disk                                62 MB            +26 MB values, +0.2 MB keys
 
 Direct queries grow with the rows in the window (10× more at the 10M-row benchmark: seconds per
 call); the rollups grow with distinct (key, value) pairs per 10-minute bucket, and keys alone stay
 tiny, so discovery stays interactive on wide windows. The price is paid at insert: the views'
-GROUP BY makes a bulk insert about 4× slower (measure OTLP-sized batches with bench/ingest.py).
+GROUP BY makes a bulk insert about 2× slower (measure OTLP-sized batches with bench/ingest.py).
 """
 
 from __future__ import annotations
@@ -133,13 +133,13 @@ class Discovery:
             f"ORDER BY log_count DESC, service_name LIMIT {SERVICES_LIMIT}",
             where.params,
         )
-        stats = [_service_stats(row) for row in result.dicts()]
-        total_services = result.rows[0][6] if result.rows else 0
-        top_names = [row[0] for row in result.rows[:SPARKLINE_SERVICES]]
+        rows = result.dicts()
+        stats = [_service_stats(row) for row in rows]
+        top_names = [row["service_name"] for row in rows[:SPARKLINE_SERVICES]]
         return ServicesResponse(
             services=stats,
             sparkline=self._service_sparkline(where, top_names, time_to - time_from),
-            total_services=total_services,
+            total_services=rows[0]["total_services"] if rows else 0,
             summary=ServicesSummary(
                 top_services_count=min(TOP_SERVICES, len(stats)),
                 top_services_volume_share_pct=round(sum(s.volume_share_pct for s in stats[:TOP_SERVICES]), 2),
