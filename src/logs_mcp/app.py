@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logs_mcp import __version__
 from logs_mcp.alerts.destinations import DestinationService
+from logs_mcp.alerts.runner import run_alert_workers
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
@@ -85,13 +87,21 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
     )
 
 
-def build_rest_app(services: Services, mcp: MCPServer | None = None) -> FastAPI:
+def build_rest_app(
+    services: Services, mcp: MCPServer | None = None, *, alert_workers: bool = False
+) -> FastAPI:
+    """``alert_workers``: run the check loop and the notification deliverer while the app lives."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Mounted sub-apps never see lifespan events, so the MCP session manager is run here.
         async with contextlib.AsyncExitStack() as stack:
             if mcp is not None:
                 await stack.enter_async_context(mcp.session_manager.run())
+            if alert_workers:
+                workers = await stack.enter_async_context(anyio.create_task_group())
+                workers.start_soon(run_alert_workers, services)
+                stack.callback(workers.cancel_scope.cancel)  # runs before the group waits for them
             yield
 
     app = FastAPI(
@@ -139,12 +149,12 @@ class PathDispatcher:
             await self._rest(scope, receive, send)
 
 
-def build_asgi_app(services: Services) -> ASGIApp:
+def build_asgi_app(services: Services, *, alert_workers: bool = False) -> ASGIApp:
     mcp = build_mcp_server(services, local_principal=None, http_auth=True)
     security = _transport_security(services.settings)
     streamable_http = mcp.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security)
     sse = mcp.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGES_PATH, transport_security=security)
-    return PathDispatcher(build_rest_app(services, mcp), streamable_http, sse)
+    return PathDispatcher(build_rest_app(services, mcp, alert_workers=alert_workers), streamable_http, sse)
 
 
 def _transport_security(settings: Settings) -> TransportSecuritySettings:

@@ -125,7 +125,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, demo: bool)
     with open_services(settings, owner={"url": settings.base_url}) as services:
         credentials = ensure_demo(services, DEMO_DAYS, _stderr) if demo else read_demo(settings)
         click.echo(banner(settings, credentials))
-        uvicorn.run(build_asgi_app(services), host=settings.host, port=settings.port, log_level="warning")
+        app = build_asgi_app(services, alert_workers=settings.check_loop_enabled)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 def banner(settings: Settings, demo: DemoCredentials | None) -> str:
@@ -215,10 +216,16 @@ def stdio_project(services: Services, demo: bool) -> int:
 
 
 async def _serve_stdio(services: Services, project_id: int) -> None:
+    """MCP over stdio; this process owns the embedded store, so it also runs the alert workers."""
+    from logs_mcp.alerts.runner import run_alert_workers
     from logs_mcp.tools.server import build_mcp_server
 
     local = Principal(frozenset({READ, WRITE}), frozenset({project_id}), default_project_id=project_id)
-    await build_mcp_server(services, local_principal=local, http_auth=False).run_stdio_async()
+    async with anyio.create_task_group() as group:
+        if services.settings.check_loop_enabled:
+            group.start_soon(run_alert_workers, services)
+        await build_mcp_server(services, local_principal=local, http_auth=False).run_stdio_async()
+        group.cancel_scope.cancel()
 
 
 @main.command()

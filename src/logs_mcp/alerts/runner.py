@@ -1,0 +1,111 @@
+"""The alert workers of a logs-mcp process: the check loop (every ``check_tick_seconds``) and the outbox
+deliverer (woken by each cycle that committed notifications, else every ``delivery_poll_seconds``), run
+as two anyio tasks in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded store.
+
+Both do their blocking work (SQL, ClickHouse) in worker threads. On shutdown the check cycle in progress
+stops after its current batch; claims it did not use are released or expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from logs_mcp.alerts.engine import CheckEngine, Clock, CycleReport
+from logs_mcp.alerts.notifiers.notifier import Notifier
+from logs_mcp.alerts.notifiers.payloads import AlertNotification
+from logs_mcp.alerts.notifiers.senders import DeliveryTarget
+from logs_mcp.alerts.outbox import DeliverOne, DeliveryReport, OutboxDeliverer, SendResult
+from logs_mcp.services import Services
+from logs_mcp.store.alert_tables import Integration, NotificationRule
+from logs_mcp.store.state import utcnow
+
+log = logging.getLogger("logs_mcp.alerts")
+
+
+def notifier_delivery(notifier: Notifier) -> DeliverOne:
+    """The deliverer's "send one" over the notifiers (Slack, webhook, Discord, Teams)."""
+
+    async def deliver(
+        notification: AlertNotification,
+        rule: NotificationRule,
+        integration: Integration | None,
+        *,
+        idempotency_key: str,
+    ) -> SendResult:
+        target = DeliveryTarget.of_rule(rule, integration)
+        return await notifier.send(notification, target, idempotency_key=idempotency_key)
+
+    return deliver
+
+
+@dataclass
+class AlertWorkers:
+    engine: CheckEngine
+    deliverer: OutboxDeliverer
+    tick_seconds: float
+    poll_seconds: float
+    _wake: anyio.Event | None = None  # set by a cycle that committed notifications
+
+    @classmethod
+    def of(cls, services: Services, deliver: DeliverOne, clock: Clock = utcnow) -> AlertWorkers:
+        settings = services.settings
+        engine = CheckEngine(services.state_engine, services.log_store, settings, clock=clock)
+        deliverer = OutboxDeliverer(
+            services.state_engine, settings, deliver, clock=clock, worker=engine.worker
+        )
+        return cls(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
+
+    async def run(self) -> None:
+        """Run both loops until cancelled."""
+        stop = threading.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._check_loop, stop)
+            group.start_soon(self._delivery_loop)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                stop.set()  # before the group waits for the cycle's thread: it ends after this batch
+
+    async def check_once(self) -> CycleReport:
+        return await anyio.to_thread.run_sync(self.engine.run_cycle)
+
+    async def _check_loop(self, stop: threading.Event) -> None:
+        while True:
+            try:
+                report = await anyio.to_thread.run_sync(self.engine.run_cycle, stop)
+            except Exception:  # a database outage must not stop the loop; the next tick retries
+                log.exception("alert check cycle failed")
+            else:
+                if report.notifications and self._wake is not None:
+                    self._wake.set()
+            await anyio.sleep(self.tick_seconds)
+
+    async def _delivery_loop(self) -> None:
+        while True:
+            self._wake = wake = anyio.Event()  # before the pass, so a wake during it is not lost
+            try:
+                await self.deliverer.deliver_pass()
+            except Exception:
+                log.exception("notification delivery pass failed")
+            with anyio.move_on_after(self.poll_seconds):
+                await wake.wait()
+
+
+async def run_alert_workers(services: Services) -> None:
+    """The background tasks of a process that owns ``services``, until cancelled."""
+    async with Notifier(services.settings) as notifier:
+        await AlertWorkers.of(services, notifier_delivery(notifier)).run()
+
+
+async def check_now(services: Services) -> tuple[CycleReport, DeliveryReport]:
+    """One check cycle and one delivery pass (``logs-mcp alerts check``)."""
+    async with Notifier(services.settings) as notifier:
+        workers = AlertWorkers.of(services, notifier_delivery(notifier))
+        cycle = await workers.check_once()
+        delivery = await workers.deliverer.deliver_pass()
+    return cycle, delivery

@@ -1,0 +1,210 @@
+"""The outbox deliverer against a local webhook receiver with injected faults (500, 429 + Retry-After,
+timeouts, connection refused for 10 simulated minutes), through the real notifiers; the check engine
+commits the notifications; the clock is scripted."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import anyio
+import pytest
+
+from logs_mcp.alerts.notifiers.notifier import Notifier
+from logs_mcp.alerts.outbox import Deliveries, DeliveryReport, OutboxDeliverer
+from logs_mcp.alerts.runner import notifier_delivery
+from logs_mcp.services import Services
+
+from .engine_rig import EngineRig, fresh_state, make_rig
+
+M = timedelta(minutes=1)
+
+
+class Receiver:
+    """A webhook receiver on a fixed loopback port; ``script`` answers requests in order (then 200s);
+    ``down()``/``up()`` close and reopen the port (connection refused meanwhile)."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]] | float] = []
+        self.requests: list[tuple[str, int, bytes, str]] = []  # key, status answered, body, signature
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.port = 0
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def delivered_keys(self) -> list[str]:
+        return [key for key, status, _, _ in self.requests if status == 200]
+
+    def up(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver._lock:
+                    step = receiver.script.pop(0) if receiver.script else (200, {})
+                if isinstance(step, float):
+                    # Longer than the delivery timeout: the sender gives up before the answer (not delivered).
+                    time.sleep(step)
+                    receiver.requests.append((self.headers["Idempotency-Key"], 0, body, ""))
+                    return
+                status, headers = step
+                receiver.requests.append(
+                    (
+                        self.headers["Idempotency-Key"],
+                        status,
+                        body,
+                        self.headers.get("X-LogsMCP-Signature", ""),
+                    )
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._server = None
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    if running._server is not None:
+        running.down()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def rig(request: pytest.FixtureRequest, services: Services, tmp_path: Path) -> Iterator[EngineRig]:
+    with fresh_state(request.param, tmp_path) as state:
+        settings = services.settings.model_copy(
+            update={
+                "allow_private_webhooks": True,
+                "delivery_timeout_seconds": 0.5,
+                "delivery_max_attempts": 12,
+            }
+        )
+        yield make_rig(services, state, settings)
+
+
+def deliver(rig: EngineRig, passes: int = 1, step: timedelta = 30 * M / 60) -> DeliveryReport:
+    """``passes`` delivery passes, the clock moving ``step`` between them; the reports summed."""
+
+    async def run() -> DeliveryReport:
+        total = DeliveryReport()
+        async with Notifier(rig.settings) as notifier:
+            deliverer = OutboxDeliverer(
+                rig.state, rig.settings, notifier_delivery(notifier), clock=rig.clock, jitter=lambda: 0.5
+            )
+            for _ in range(passes):
+                report = await deliverer.deliver_pass()
+                total.delivered += report.delivered
+                total.retried += report.retried
+                total.dead += report.dead
+                total.recovered += report.recovered
+                rig.clock.now += step
+        return total
+
+    return anyio.run(run)
+
+
+def fire_and_resolve(rig: EngineRig, url: str, destinations: int = 1) -> str:
+    t0 = rig.clock.now
+    alert = rig.create_alert(threshold_count=5)
+    for _ in range(destinations):
+        rig.add_rules(alert, webhook_url=url)
+    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
+    rig.run_slots(t0, t0 + 20 * M)
+    return alert
+
+
+def test_faults_end_with_each_notification_delivered_once_per_key(rig: EngineRig, receiver: Receiver) -> None:
+    alert = fire_and_resolve(rig, receiver.url, destinations=2)
+    keys = {row.idempotency_key for row in rig.outbox(alert)}
+    assert len(keys) == 4  # fire and resolve, to two destinations
+    receiver.script = [(500, {}), (429, {"Retry-After": "120"}), 1.5, (503, {})]
+
+    deliver(rig, passes=3)  # four failures among the first attempts; the 429 waits 2 minutes
+    receiver.down()
+    deliver(rig, passes=20, step=M / 2)  # 10 simulated minutes of connection refused
+    receiver.up()
+    deliver(rig, passes=40, step=M)
+
+    delivered = receiver.delivered_keys()
+    assert sorted(delivered) == sorted(keys)  # each key delivered exactly once
+    rows = rig.outbox(alert)
+    assert all(row.status == "delivered" and row.delivered_at is not None for row in rows)
+    for key, status, body, signature in receiver.requests:
+        assert key in keys
+        if status == 0:
+            continue
+        assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    page = Deliveries(rig.state).list(rig.project_id, alert, url="http://testserver/deliveries/")
+    assert page.count == 4
+    history = [attempt for delivery in page.results for attempt in delivery.attempt_history]
+    codes = {attempt.status_code for attempt in history}
+    assert {500, 429, 503, 200, None} <= codes  # None: timeout and connection refused
+    limited = next(d for d in page.results if any(a.status_code == 429 for a in d.attempt_history))
+    after_429 = next(a for a in limited.attempt_history if a.status_code == 429)
+    next_try = limited.attempt_history[limited.attempt_history.index(after_429) + 1]
+    assert next_try.started_at - after_429.finished_at >= timedelta(seconds=120)
+
+
+def test_a_receiver_that_never_recovers_makes_the_notification_dead(
+    rig: EngineRig, receiver: Receiver
+) -> None:
+    rig.settings = rig.settings.model_copy(update={"delivery_max_attempts": 4})
+    alert = fire_and_resolve(rig, receiver.url)
+    receiver.script = [(500, {})] * 100
+
+    deliver(rig, passes=30, step=5 * M)
+
+    rows = rig.outbox(alert)
+    assert [(row.status, row.attempts, row.last_status_code) for row in rows] == [("dead", 4, 500)] * 2
+    assert all((row.last_error or "").startswith("HTTP 500") for row in rows)
+    assert receiver.delivered_keys() == []
+    assert len(receiver.requests) == 8
+    page = Deliveries(rig.state).list(rig.project_id, alert, status="dead", url="http://t/")
+    assert [attempt.outcome for attempt in page.results[0].attempt_history] == ["retry"] * 3 + ["dead"]
+
+
+def test_an_expired_lease_is_retried_with_the_same_key(rig: EngineRig, receiver: Receiver) -> None:
+    from logs_mcp.store import engine_store
+
+    alert = fire_and_resolve(rig, receiver.url)
+    now = rig.clock.now
+    leased = engine_store.claim_deliveries(
+        rig.state, now=now, worker="crashed", lease_until=now + 30 * M / 60, limit=10
+    )
+    assert len(leased) == 2
+    assert deliver(rig).delivered == 0  # held by the crashed worker's lease
+
+    rig.clock.now = now + M
+    report = deliver(rig)
+
+    assert (report.recovered, report.delivered) == (2, 2)
+    assert sorted(receiver.delivered_keys()) == sorted(row.idempotency_key for row in rig.outbox(alert))
+    page = Deliveries(rig.state).list(rig.project_id, alert, url="http://t/")
+    assert all([a.outcome for a in d.attempt_history] == ["interrupted", "delivered"] for d in page.results)
