@@ -20,6 +20,7 @@ from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
 from logs_mcp.http import (
     alerts_routes,
+    delivery_routes,
     destination_routes,
     discovery_routes,
     errors,
@@ -122,6 +123,7 @@ def build_rest_app(
     app.include_router(simulate_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(destination_routes.router)
+    app.include_router(delivery_routes.router)
     app.include_router(otlp.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -8,12 +8,15 @@ import hashlib
 import hmac
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
+import httpx
 import pytest
 
 from logs_mcp.alerts.notifiers.notifier import Notifier
@@ -22,6 +25,9 @@ from logs_mcp.alerts.runner import notifier_delivery
 from logs_mcp.services import Services
 
 from .engine_rig import EngineRig, fresh_state, make_rig
+
+if TYPE_CHECKING:
+    from conftest import TestProject
 
 M = timedelta(minutes=1)
 
@@ -208,3 +214,17 @@ def test_an_expired_lease_is_retried_with_the_same_key(rig: EngineRig, receiver:
     assert sorted(receiver.delivered_keys()) == sorted(row.idempotency_key for row in rig.outbox(alert))
     page = Deliveries(rig.state).list(rig.project_id, alert, url="http://t/")
     assert all([a.outcome for a in d.attempt_history] == ["interrupted", "delivered"] for d in page.results)
+
+
+def test_deliveries_route_pages_an_alerts_deliveries(server_url: str, project: TestProject) -> None:
+    headers = {"Authorization": f"Bearer {project.api_key}"}
+    base = f"{server_url}/api/projects/{project.id}/logs/alerts"
+    created = httpx.post(f"{base}/", json={"filters": {"severityLevels": ["error"]}}, headers=headers)
+    alert_id = created.json()["id"]
+
+    page = httpx.get(f"{base}/{alert_id}/deliveries/", headers=headers)
+    assert page.status_code == 200
+    assert page.json() == {"count": 0, "next": None, "previous": None, "results": []}
+    assert httpx.get(f"{base}/{alert_id}/deliveries/?status=lost", headers=headers).status_code in (400, 422)
+    assert httpx.get(f"{base}/{uuid.uuid4()}/deliveries/", headers=headers).status_code == 404
+    assert httpx.get(f"{base}/{alert_id}/deliveries/").status_code == 401

@@ -9,7 +9,14 @@ from pydantic import AnyHttpUrl
 from logs_mcp import __version__
 from logs_mcp.logs.accounts import READ, Principal
 from logs_mcp.services import Services
-from logs_mcp.tools import alert_tools, destination_tools, discovery_tools, logs_tools, simulate_tools
+from logs_mcp.tools import (
+    alert_tools,
+    delivery_tools,
+    destination_tools,
+    discovery_tools,
+    logs_tools,
+    simulate_tools,
+)
 from logs_mcp.tools.context import ApiKeyVerifier, CallerResolver
 
 INSTRUCTIONS = """\
@@ -40,5 +47,6 @@ def build_mcp_server(services: Services, *, local_principal: Principal | None, h
     discovery_tools.register(server, services, callers)
     alert_tools.register(server, services, callers)
     destination_tools.register(server, services, callers)
+    delivery_tools.register(server, services, callers)
     simulate_tools.register(server, services, callers)
     return server
