@@ -110,8 +110,8 @@ def create_attribute_rollups(target: SchemaTarget) -> list[str]:
 
     ``log_attributes`` counts logs per (project, type, key, 10-minute bucket, value, service, severity);
     ``log_attribute_keys`` is the same without the value (fed from the first by a chained view until
-    version 3), so listing keys reads a few thousand rows instead of one per distinct value. Keys lead the value
-    rollup's sort order: a values query reads only its key's granules. Logs stored before this
+    version 3), so listing keys reads a few thousand rows instead of one per distinct value. Keys lead
+    the value rollup's sort order: a values query reads only its key's granules. Logs stored before this
     migration are copied in once (the views only see new inserts; migrations run before ingest starts).
     See ``logs/discovery.py`` for the measurements behind this design.
     """
