@@ -45,17 +45,11 @@ SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 
 
-def open_state(settings: Settings) -> tuple[Any, Accounts]:
-    """The state store alone (migrated): enough for commands that manage projects and keys."""
-    engine = state.make_engine(settings.state_url)
-    state.upgrade(engine)
-    return engine, Accounts(engine)
-
-
 def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -> Services:
     """Open both stores (migrating them) and wire the services. Raises StoreLockedError when another
     process owns the embedded log store."""
-    engine, accounts = open_state(settings)
+    engine = state.open_engine(settings.state_url)
+    accounts = Accounts(engine)
     target = SchemaTarget(settings.clickhouse_database, settings.retention_days, settings.clickhouse_cluster)
     log_store = LogStore.open(
         url=settings.clickhouse_url,

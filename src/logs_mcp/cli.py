@@ -8,16 +8,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
+from sqlalchemy.engine import Engine
 
-from logs_mcp.app import build_asgi_app, build_services, open_state
 from logs_mcp.config import Settings
-from logs_mcp.logs.accounts import READ, WRITE, Principal
-from logs_mcp.services import Services
-from logs_mcp.store.clickhouse import StoreLockedError
+from logs_mcp.logs.accounts import READ, WRITE, Accounts, Principal
+from logs_mcp.store.state import open_engine
+
+if TYPE_CHECKING:  # the server stack loads only for the commands that run it, so the others start fast
+    from logs_mcp.services import Services
+    from logs_mcp.store.clickhouse import StoreLockedError
 
 DEMO_FILE = "demo.json"
 DEMO_DAYS = 7
@@ -86,6 +89,9 @@ def load_demo_logs(services: Services, project_id: int, days: int, echo: Callabl
 @contextmanager
 def open_services(settings: Settings, owner: dict[str, Any] | None = None) -> Iterator[Services]:
     """Both stores, or a one-line explanation and exit code 2 when a server owns the embedded store."""
+    from logs_mcp.app import build_services
+    from logs_mcp.store.clickhouse import StoreLockedError
+
     try:
         services = build_services(settings, owner=owner)
     except StoreLockedError as error:
@@ -94,6 +100,13 @@ def open_services(settings: Settings, owner: dict[str, Any] | None = None) -> It
         yield services
     finally:
         services.close()
+
+
+def open_accounts(settings: Settings) -> tuple[Engine, Accounts]:
+    """The state store alone: enough for the commands that manage projects, keys and integrations, which
+    therefore work while a server owns the log store."""
+    engine = open_engine(settings.state_url)
+    return engine, Accounts(engine)
 
 
 def locked_message(error: StoreLockedError) -> str:
@@ -120,6 +133,8 @@ def main() -> None:
 def serve(data_dir: Path | None, host: str | None, port: int | None, demo: bool) -> None:
     """Run the server: REST API, OTLP receiver and MCP (streamable HTTP at /mcp, SSE at /sse)."""
     import uvicorn
+
+    from logs_mcp.app import build_asgi_app
 
     settings = settings_for(data_dir, host=host, port=port)
     with open_services(settings, owner={"url": settings.base_url}) as services:
@@ -259,7 +274,7 @@ def projects() -> None:
 @json_option
 def projects_create(name: str, data_dir: Path | None, as_json: bool) -> None:
     """Create a project; prints its id and OTLP ingestion token."""
-    engine, accounts = open_state(settings_for(data_dir))
+    engine, accounts = open_accounts(settings_for(data_dir))
     try:
         project = accounts.create_project(name)
     finally:
@@ -289,7 +304,7 @@ def keys_create(
     project_ids: tuple[int, ...], scopes: str, label: str, data_dir: Path | None, as_json: bool
 ) -> None:
     """Create a personal API key; the key is printed once and only its hash is kept."""
-    engine, accounts = open_state(settings_for(data_dir))
+    engine, accounts = open_accounts(settings_for(data_dir))
     try:
         created = accounts.create_api_key(project_ids, scopes.split(","), label=label)
     finally:
@@ -337,7 +352,7 @@ def integrations_add_slack(
     The token is only checked for its shape here; Slack answers at the first notification."""
     from logs_mcp.alerts.integrations import Integrations
 
-    engine, _ = open_state(settings_for(data_dir))
+    engine, _ = open_accounts(settings_for(data_dir))
     try:
         added = Integrations(engine).add_slack(project_id, token, name)
     finally:
@@ -359,7 +374,7 @@ def integrations_list(project_id: int | None, data_dir: Path | None, as_json: bo
     """List registered integrations (tokens are never shown)."""
     from logs_mcp.alerts.integrations import Integrations
 
-    engine, _ = open_state(settings_for(data_dir))
+    engine, _ = open_accounts(settings_for(data_dir))
     try:
         found = Integrations(engine).list(project_id)
     finally:
@@ -414,7 +429,7 @@ def db() -> None:
 @data_dir_option
 def db_upgrade(data_dir: Path | None) -> None:
     """Apply pending state-store migrations (they also run on every start)."""
-    engine, _ = open_state(settings_for(data_dir))
+    engine, _ = open_accounts(settings_for(data_dir))
     engine.dispose()
     click.echo("State store is up to date.")
 

@@ -63,6 +63,13 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def open_engine(url: str) -> Engine:
+    """An engine on an up-to-date database: migrations are applied first."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply Alembic migrations up to ``revision`` on this engine's database."""
     config = Config()
