@@ -9,10 +9,12 @@ collide on ``SESSION_IS_LOCKED``.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import queue
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,13 +96,26 @@ def read_owner(data_dir: Path) -> dict[str, Any]:
 class LogStore:
     """Pooled access to the logs database. Thread-safe: each call borrows one client."""
 
-    def __init__(self, clients: Sequence[Client], target: SchemaTarget, lock: DataDirLock | None = None):
+    def __init__(
+        self,
+        clients: Sequence[Client],
+        target: SchemaTarget,
+        lock: DataDirLock | None = None,
+        *,
+        connect: Callable[[], Client] | None = None,
+        pool_size: int = 1,
+    ):
+        """``connect`` lets the pool grow to ``pool_size`` clients when queries overlap: opening them all
+        up front would cost every start a few hundred milliseconds per client."""
         self.target = target
         self._lock = lock
         self._pool: queue.Queue[Client] = queue.Queue()
         for client in clients:
             self._pool.put(client)
         self._clients = list(clients)
+        self._connect = connect
+        self._pool_size = max(pool_size, len(self._clients))
+        self._growing = threading.Lock()
 
     @classmethod
     def open(
@@ -119,13 +134,14 @@ class LogStore:
             lock = DataDirLock(data_dir)
             lock.acquire(owner or {})
             url = f"chdb://{(data_dir / 'clickhouse').resolve()}"
+        connect = functools.partial(_connect, url, dict(settings or {}))
         try:
-            clients = [_connect(url, dict(settings or {})) for _ in range(pool_size)]
+            first = connect()
         except Exception:
             if lock:
                 lock.release()
             raise
-        return cls(clients, target, lock)
+        return cls([first], target, lock, connect=connect, pool_size=pool_size)
 
     @property
     def logs_table(self) -> str:
@@ -138,11 +154,23 @@ class LogStore:
 
     @contextmanager
     def client(self) -> Iterator[Client]:
-        client = self._pool.get()
+        client = self._borrow()
         try:
             yield client
         finally:
             self._pool.put(client)
+
+    def _borrow(self) -> Client:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._growing:
+            if self._connect is not None and len(self._clients) < self._pool_size:
+                client = self._connect()
+                self._clients.append(client)
+                return client
+        return self._pool.get()
 
     def query(
         self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.error import URLError
 
 import anyio.to_thread
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web import SlackResponse
 
 from logs_mcp.alerts.notifiers.payloads import AlertNotification, slack_message
 from logs_mcp.alerts.notifiers.result import DeliveryResult, parse_retry_after
 from logs_mcp.alerts.notifiers.senders import DeliveryTarget
+
+if TYPE_CHECKING:  # slack-sdk loads on the first Slack delivery, not on every start of the server
+    from slack_sdk.web import SlackResponse
 
 # Slack answers most failures with HTTP 200 and ok=false; these few are worth another try, every other
 # error (invalid_auth, channel_not_found, not_in_channel, is_archived, invalid_blocks …) needs a person.
@@ -51,6 +51,9 @@ class SlackSender:
         )
 
     def _post(self, token: str, channel: str, message: dict[str, Any]) -> DeliveryResult:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
         # The notifier's deadline bounds the attempt; WebClient's socket timeout takes whole seconds.
         timeout = math.ceil(self._timeout_seconds)
         client = WebClient(token=token, base_url=self._api_url, timeout=timeout, retry_handlers=[])
