@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     delivery_poll_seconds: float = Field(
         1.0, gt=0, description="How often the deliverer looks for due retries."
     )
+    delivery_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Delivered and dead notifications (with their attempts) older than this are deleted.",
+    )
 
     @property
     def clickhouse_path(self) -> Path:

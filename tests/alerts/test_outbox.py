@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 import pytest
+from sqlmodel import Session, col, select
 
 from logs_mcp.alerts.notifiers.notifier import Notifier
 from logs_mcp.alerts.outbox import Deliveries, DeliveryReport, OutboxDeliverer
 from logs_mcp.alerts.runner import notifier_delivery
 from logs_mcp.services import Services
+from logs_mcp.store.engine_store import DeliveryAttemptRow
 
 from .engine_rig import EngineRig, fresh_state, make_rig
 
@@ -130,6 +132,7 @@ def deliver(rig: EngineRig, passes: int = 1, step: timedelta = 30 * M / 60) -> D
                 total.retried += report.retried
                 total.dead += report.dead
                 total.recovered += report.recovered
+                total.pruned += report.pruned
                 rig.clock.now += step
         return total
 
@@ -228,3 +231,37 @@ def test_deliveries_route_pages_an_alerts_deliveries(server_url: str, project: T
     assert httpx.get(f"{base}/{alert_id}/deliveries/?status=lost", headers=headers).status_code in (400, 422)
     assert httpx.get(f"{base}/{uuid.uuid4()}/deliveries/", headers=headers).status_code == 404
     assert httpx.get(f"{base}/{alert_id}/deliveries/").status_code == 401
+
+
+def test_finished_deliveries_are_pruned_after_the_retention_period(
+    rig: EngineRig, receiver: Receiver
+) -> None:
+    alert = fire_and_resolve(rig, receiver.url)
+    receiver.script = [(404, {})]  # one of the two is refused for good (dead), the other delivered
+    deliver(rig)
+    rows = rig.outbox(alert)
+    assert sorted(row.status for row in rows) == ["dead", "delivered"]
+    oldest, newest = min(row.created_at for row in rows), max(row.created_at for row in rows)
+    days = timedelta(days=rig.settings.delivery_retention_days)
+
+    rig.clock.now = oldest + days - M
+    assert deliver(rig).pruned == 0
+    rig.clock.now = newest + days + M
+    assert deliver(rig).pruned == 2
+
+    assert rig.outbox(alert) == []
+    with Session(rig.state) as session:
+        ids = [row.id for row in rows]
+        attempts = select(DeliveryAttemptRow).where(col(DeliveryAttemptRow.notification_id).in_(ids))
+        assert session.exec(attempts).all() == []
+
+
+def test_a_pending_notification_is_never_pruned(rig: EngineRig, receiver: Receiver) -> None:
+    alert = fire_and_resolve(rig, receiver.url)
+    rig.clock.now += timedelta(days=rig.settings.delivery_retention_days + 1)
+    receiver.down()
+
+    report = deliver(rig)
+
+    assert (report.pruned, report.retried) == (0, 2)
+    assert [row.status for row in rig.outbox(alert)] == ["pending"] * 2

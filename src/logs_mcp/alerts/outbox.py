@@ -41,6 +41,9 @@ from logs_mcp.store.engine_store import (
 )
 from logs_mcp.store.state import utcnow
 
+PRUNE_EVERY = timedelta(hours=1)
+"""How often a deliverer deletes finished notifications past their retention (any replica may)."""
+
 
 class SendResult(Protocol):
     """What one send attempt answered (the notifiers' ``DeliveryResult``)."""
@@ -87,6 +90,7 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     recovered: int = 0  # interrupted deliveries made pending again
+    pruned: int = 0  # finished notifications deleted after the retention period
     latencies_seconds: list[float] | None = None  # commit → delivered, when asked for
 
     @property
@@ -111,10 +115,13 @@ class OutboxDeliverer:
         self._clock = clock
         self.worker = worker or worker_name()
         self._jitter = jitter
+        self._next_prune_at: datetime | None = None  # the first pass prunes
 
     async def deliver_pass(self, *, measure_latency: bool = False) -> DeliveryReport:
-        """Send every notification due now; returns what happened."""
+        """Send every notification due now; returns what happened. At most once per ``PRUNE_EVERY``, the
+        pass also deletes finished notifications past ``delivery_retention_days``."""
         report = DeliveryReport(latencies_seconds=[] if measure_latency else None)
+        report.pruned = await anyio.to_thread.run_sync(self._prune_if_due)
         report.recovered = await anyio.to_thread.run_sync(
             engine_store.recover_interrupted, self._state, self._clock()
         )
@@ -126,6 +133,14 @@ class OutboxDeliverer:
                     group.start_soon(self._attempt, item, limiter, report)
             if len(claimed) < self._settings.delivery_batch:
                 return report
+
+    def _prune_if_due(self) -> int:
+        now = self._clock()
+        if self._next_prune_at is not None and now < self._next_prune_at:
+            return 0
+        self._next_prune_at = now + PRUNE_EVERY
+        retention = timedelta(days=self._settings.delivery_retention_days)
+        return engine_store.prune_finished_deliveries(self._state, now - retention)
 
     def _claim(self) -> list[ClaimedDelivery]:
         now = self._clock()

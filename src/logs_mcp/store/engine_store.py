@@ -470,6 +470,18 @@ def finish_delivery(engine: Engine, worker: str, record: AttemptRecord) -> bool:
     return owned
 
 
+def prune_finished_deliveries(engine: Engine, before: datetime) -> int:
+    """Delete delivered and dead notifications created before ``before``, their attempts with them (the
+    foreign key cascades). Pending and in-flight ones are kept whatever their age: nothing is lost."""
+    outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    finished = (OutboxStatus.DELIVERED.value, OutboxStatus.DEAD.value)
+    with engine.begin() as connection:
+        result = connection.execute(
+            sa.delete(outbox).where(outbox.c.status.in_(finished), outbox.c.created_at < before)
+        )
+    return int(result.rowcount)
+
+
 def list_deliveries(
     engine: Engine, alert_id: UUID, *, status: str | None, limit: int, offset: int
 ) -> tuple[int, list[OutboxRow], dict[UUID, list[DeliveryAttemptRow]]]:
