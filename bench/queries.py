@@ -117,9 +117,11 @@ def questions(dataset: Dataset) -> list[Question]:
         )
 
     def latest(condition: str = "") -> str:
+        # The columns a page returns (ours adds the resource fingerprint, which DuckDB does not store).
         return (
-            f"SELECT uuid FROM logs WHERE {where_day} {condition} "
-            "ORDER BY timestamp DESC, uuid DESC LIMIT 101"
+            "SELECT uuid, hex(trace_id), hex(span_id), body, timestamp, observed_timestamp, severity_text, "
+            "severity_number, instrumentation_scope, event_name, attributes, resource_attributes "
+            f"FROM logs WHERE {where_day} {condition} ORDER BY timestamp DESC, uuid DESC LIMIT 101"
         )
 
     def page_digest(response: Any) -> object:
