@@ -23,6 +23,7 @@ from pydantic import (
 
 from logs_mcp.errors import InvalidInput
 from logs_mcp.logs.models import AgentNotes
+from logs_mcp.store.discovery_sql import AttributeType as AttributeType  # shared with the faces
 from logs_mcp.store.filters import MAX_STRING, LogFilters, error_field
 
 MAX_DISCOVERY_PAGE = 100
@@ -30,7 +31,6 @@ MAX_ALLOWED_KEYS = 100
 MAX_SERVICE_SEARCH = 200
 # Structured GET parameters: JSON text over REST.
 JSON_PARAMS = ("dateRange", "serviceNames", "filterGroup", "severityLevels")
-AttributeType = Literal["log", "resource"]
 
 M = TypeVar("M", bound=BaseModel)
 

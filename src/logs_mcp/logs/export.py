@@ -1,7 +1,7 @@
 """Log exports: a filtered set of rows written to a file (CSV, JSON Lines or Parquet) by a background job.
 
-ClickHouse formats the file itself (``FORMAT CSV`` / ``JSONEachRow`` / ``Parquet``) and the bytes are
-streamed straight to disk, so an export of a million rows never becomes a million Python objects.
+ClickHouse formats the file itself (``store/export_sql.py``) and the bytes are streamed straight to
+disk, so an export of a million rows never becomes a million Python objects.
 Each job is a row of the state store (``log_exports``): the export object, its status and the file's
 place survive restarts; a job a restart interrupted is marked failed rather than left "running".
 Files live in ``<data_dir>/exports/<id>.<ext>``.
@@ -10,15 +10,13 @@ Files live in ``<data_dir>/exports/<id>.<ext>``.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
@@ -27,9 +25,10 @@ from sqlmodel import Session, select
 from logs_mcp.errors import Conflict, NotFound
 from logs_mcp.logs.discovery import window
 from logs_mcp.logs.models import absolute_range
+from logs_mcp.store import export_sql
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.export_table import LogExport
-from logs_mcp.store.filter_sql import build_where, order_by_sql
+from logs_mcp.store.filter_sql import LogScope
 from logs_mcp.store.filters import LogFilters, LogOrder, parse_date
 
 ExportFormat = Literal["text/csv", "application/jsonl", "application/vnd.apache.parquet"]
@@ -47,30 +46,10 @@ FORMATS: dict[str, FileFormat] = {
     "application/jsonl": FileFormat("jsonl", "JSONEachRow", maps_as_json=False),
     "application/vnd.apache.parquet": FileFormat("parquet", "Parquet", maps_as_json=False),
 }
-ISO_MICROS = "'%Y-%m-%dT%H:%i:%S.%fZ'"
-# Export columns in file order, with the SQL producing each; shapes match query-logs rows.
-COLUMNS: dict[str, str] = {
-    "uuid": "toString(uuid)",
-    "timestamp": f"formatDateTime(timestamp, {ISO_MICROS})",
-    "observed_timestamp": f"formatDateTime(observed_timestamp, {ISO_MICROS})",
-    "severity_text": "severity_text",
-    "severity_number": "severity_number",
-    "level": "severity_text",
-    "service_name": "service_name",
-    "body": "body",
-    "trace_id": "hex(trace_id)",
-    "span_id": "hex(span_id)",
-    "attributes": "attributes",
-    "resource_attributes": "resource_attributes",
-    "resource_fingerprint": "toString(resource_fingerprint)",
-    "instrumentation_scope": "instrumentation_scope",
-    "event_name": "event_name",
-}
-MAP_COLUMNS = frozenset({"attributes", "resource_attributes"})
-RENAMED = {"level": "severity_text"}  # export columns whose stored column has another name
+# Export columns in file order; shapes match query-logs rows.
+COLUMNS = tuple(export_sql.COLUMN_SQL)
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
 MAX_ERROR_CHARS = 1000
-COPY_CHUNK_BYTES = 1 << 20
 SERVICE_NAME_CHARS = 50
 
 
@@ -214,30 +193,25 @@ class Exports:
         file_format = FORMATS[record.export_format]
         time_from, time_to = window(query)
         assert record.id is not None
-        where = build_where(record.project_id, query, time_from, time_to)
-        # The rows are picked and ordered in a subquery over the raw columns: the output names
-        # (timestamp, uuid …) would otherwise shadow the columns the filters compare.
-        rows_sql = (
-            f"SELECT {_select_list(record.columns, file_format)} FROM ("
-            f"SELECT {', '.join(_source_columns(record.columns))} FROM {self._store.logs_table} "
-            f"WHERE {where.sql} ORDER BY {order_by_sql(query.order_by)} LIMIT {int(record.row_limit)})"
-        )
+        scope = LogScope(record.project_id, query, time_from, time_to)
         path = self._path(record)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        with self._store.client() as client, partial.open("wb") as out:
+        with partial.open("wb") as out:
             if file_format.clickhouse == "CSV":  # CSVWithNames cannot stream block by block: own header
                 out.write((",".join(f'"{name}"' for name in record.columns) + "\n").encode())
-            # The sync client hands back a file-like stream (StreamContext is the async client's).
-            stream = cast(IO[bytes], client.raw_stream(rows_sql, where.params, fmt=file_format.clickhouse))
-            with stream:
-                shutil.copyfileobj(stream, out, COPY_CHUNK_BYTES)
+            export_sql.stream_rows(
+                self._store,
+                scope,
+                out,
+                columns=record.columns,
+                order=query.order_by,
+                limit=record.row_limit,
+                output_format=file_format.clickhouse,
+                maps_as_json=file_format.maps_as_json,
+            )
         partial.replace(path)
-        count_sql = (
-            f"SELECT count() FROM (SELECT 1 FROM {self._store.logs_table} WHERE {where.sql} "
-            f"LIMIT {int(record.row_limit)})"
-        )
-        row_count = int(self._store.query(count_sql, where.params).rows[0][0])
+        row_count = export_sql.count_rows(self._store, scope, record.row_limit)
         return row_count, path.stat().st_size
 
     # --- records -----------------------------------------------------------------------------------
@@ -280,20 +254,6 @@ class Exports:
                 record.finished_at = datetime.now(UTC)
                 session.add(record)
             session.commit()
-
-
-def _select_list(columns: Sequence[str], file_format: FileFormat) -> str:
-    def expression(name: str) -> str:
-        sql = COLUMNS[name]
-        return f"toJSONString({sql})" if file_format.maps_as_json and name in MAP_COLUMNS else sql
-
-    return ", ".join(f"{expression(name)} AS {name}" for name in columns)
-
-
-def _source_columns(columns: Sequence[str]) -> list[str]:
-    """The stored columns the export columns are computed from (the sort key always)."""
-    sources = {RENAMED.get(name, name) for name in columns} | {"timestamp", "uuid"}
-    return sorted(sources)
 
 
 def _aware(moment: datetime) -> datetime:

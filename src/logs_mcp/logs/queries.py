@@ -31,8 +31,9 @@ from logs_mcp.logs.models import (
     SparklineResponse,
     absolute_range,
 )
+from logs_mcp.store import log_queries
 from logs_mcp.store.clickhouse import LogStore
-from logs_mcp.store.filter_sql import SqlFragment, build_where, cursor_predicate, order_by_sql
+from logs_mcp.store.filter_sql import LogScope
 from logs_mcp.store.filters import Cursor, LogFilters, LogOrder, decode_cursor, encode_cursor, resolve_range
 
 # Bucket widths the interval picker chooses from (PostHog's list), in seconds.
@@ -48,13 +49,6 @@ SLICE_OFFSETS = (
 )
 ONE_MICROSECOND = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Bytes of a row as PostHog counts them: the body plus every attribute key and value.
-ROW_BYTES_SQL = (
-    "length(body)"
-    " + arraySum(arrayMap((k, v) -> length(k) + length(v), mapKeys(attributes), mapValues(attributes)))"
-    " + arraySum(arrayMap((k, v) -> length(k) + length(v),"
-    " mapKeys(resource_attributes), mapValues(resource_attributes)))"
-)
 
 
 def pick_interval(window: timedelta, target_buckets: int) -> int:
@@ -115,11 +109,7 @@ class LogQueries:
 
     def has_logs(self, project_id: int) -> HasLogsResponse:
         if project_id not in self._known_to_have_logs:
-            rows = self._store.query(
-                f"SELECT 1 FROM {self._store.logs_table} WHERE project_id = {{project_id:UInt64}} LIMIT 1",
-                {"project_id": project_id},
-            ).rows
-            if not rows:
+            if not log_queries.has_logs(self._store, project_id):
                 return HasLogsResponse(hasLogs=False)
             self._known_to_have_logs.add(project_id)
         return HasLogsResponse(hasLogs=True)
@@ -161,18 +151,17 @@ class LogQueries:
         elif cursor is not None:
             time_from = max(time_from, cursor.timestamp)
         wanted = request.limit + 1
-        columns = _row_columns(with_attributes=not request.exclude_attributes)
         rows: list[LogRow] = []
         for slice_from, slice_to in time_slices(time_from, time_to, request.order_by):
-            where = build_where(project_id, request, slice_from, slice_to)
-            if cursor is not None:
-                where = where.and_(cursor_predicate(request.order_by, cursor))
-            result = self._store.query(
-                f"SELECT {columns} FROM {self._store.logs_table} WHERE {where.sql} "
-                f"ORDER BY {order_by_sql(request.order_by)} LIMIT {wanted - len(rows)}",
-                where.params,
+            found = log_queries.select_rows(
+                self._store,
+                LogScope(project_id, request, slice_from, slice_to),
+                order=request.order_by,
+                limit=wanted - len(rows),
+                after=cursor,
+                with_attributes=not request.exclude_attributes,
             )
-            rows += (_log_row(row) for row in result.dicts())
+            rows += (_log_row(row) for row in found)
             if len(rows) >= wanted:
                 break
         return rows
@@ -180,25 +169,20 @@ class LogQueries:
     # --- counts ------------------------------------------------------------------------------------
 
     def count(self, project_id: int, request: CountRequest) -> CountResponse:
-        where = self._where(project_id, request)
-        sql = f"SELECT count() FROM {self._store.logs_table} WHERE {where.sql}"
-        result = self._store.query(sql, where.params)
-        return CountResponse(count=result.rows[0][0])
+        time_from, time_to = self.window(request)
+        scope = LogScope(project_id, request, time_from, time_to)
+        return CountResponse(count=log_queries.count_rows(self._store, scope))
 
     def count_ranges(self, project_id: int, request: CountRangesRequest) -> CountRangesResponse:
         """Counts per bucket of an adaptive width; buckets without rows are left out."""
         time_from, time_to = self.window(request)
         seconds = pick_interval(time_to - time_from, request.clamped_buckets())
-        where = build_where(project_id, request, time_from, time_to)
-        result = self._store.query(
-            f"SELECT {_bucket_sql(seconds)} AS bucket, count() FROM {self._store.logs_table} "
-            f"WHERE {where.sql} GROUP BY bucket ORDER BY bucket",
-            where.params,
-        )
+        scope = LogScope(project_id, request, time_from, time_to)
+        buckets = log_queries.counts_per_bucket(self._store, scope, seconds)
         width = timedelta(seconds=seconds)
         ranges = [
             CountRange(date_from=utc(start), date_to=utc(start) + width, count=count)
-            for start, count in result.rows
+            for start, count in buckets
         ]
         return CountRangesResponse(ranges=ranges, interval=interval_text(seconds))
 
@@ -207,14 +191,11 @@ class LogQueries:
         their own line, the rest are summed as "other"; a bucket without rows appears once, as 0."""
         time_from, time_to = self.window(request)
         seconds = pick_interval(time_to - time_from, SPARKLINE_BUCKETS)
-        column = "severity_text" if request.breakdown_by == "severity" else "service_name"
-        where = build_where(project_id, request, time_from, time_to)
-        result = self._store.query(
-            f"SELECT {_bucket_sql(seconds)} AS bucket, {column} AS breakdown, count(), sum({ROW_BYTES_SQL}) "
-            f"FROM {self._store.logs_table} WHERE {where.sql} GROUP BY bucket, breakdown",
-            where.params,
+        scope = LogScope(project_id, request, time_from, time_to)
+        volumes = log_queries.volume_per_bucket(
+            self._store, scope, seconds=seconds, breakdown=request.breakdown_by
         )
-        totals = _top_series(result.rows, request.rank_by)
+        totals = _top_series(volumes, request.rank_by)
         series: dict[datetime, list[str]] = defaultdict(list)
         for start, value in sorted(totals):
             series[start].append(value)
@@ -228,44 +209,13 @@ class LogQueries:
         ]
         return SparklineResponse(results=points, interval=interval_text(seconds))
 
-    def _where(self, project_id: int, filters: LogFilters) -> SqlFragment:
-        time_from, time_to = self.window(filters)
-        return build_where(project_id, filters, time_from, time_to)
-
-
-# Converted columns get aliases of their own: ClickHouse would otherwise read ``uuid`` in WHERE and
-# ORDER BY as the alias, not the column.
-CONVERTED_COLUMNS = {
-    "uuid": "toString(uuid)",
-    "trace_id": "hex(trace_id)",
-    "span_id": "hex(span_id)",
-    "resource_fingerprint": "toString(resource_fingerprint)",
-}
-CONVERTED_SUFFIX = "_out"
-
-
-def _row_columns(*, with_attributes: bool) -> str:
-    columns = [f"{sql} AS {name}{CONVERTED_SUFFIX}" for name, sql in CONVERTED_COLUMNS.items()]
-    columns += [
-        "body",
-        "timestamp",
-        "observed_timestamp",
-        "severity_text",
-        "severity_number",
-        "instrumentation_scope",
-        "event_name",
-    ]
-    if with_attributes:
-        columns += ["attributes", "resource_attributes"]
-    return ", ".join(columns)
-
 
 def _log_row(row: dict[str, Any]) -> LogRow:
     return LogRow.model_validate(
         {
             "attributes": {},
             "resource_attributes": {},
-            **{name.removesuffix(CONVERTED_SUFFIX): value for name, value in row.items()},
+            **row,
             "timestamp": utc(row["timestamp"]),
             "observed_timestamp": utc(row["observed_timestamp"]),
             "level": row["severity_text"],
@@ -273,7 +223,9 @@ def _log_row(row: dict[str, Any]) -> LogRow:
     )
 
 
-def _top_series(rows: list[tuple[Any, ...]], rank_by: str) -> dict[tuple[datetime, str], tuple[int, int]]:
+def _top_series(
+    rows: list[tuple[datetime, str, int, int]], rank_by: str
+) -> dict[tuple[datetime, str], tuple[int, int]]:
     """``(bucket, breakdown, count, bytes)`` rows as (count, bytes) per bucket and series, the series
     past the top ``SPARKLINE_SERIES`` merged into one "other" series."""
     ranking: dict[str, int] = defaultdict(int)
@@ -287,11 +239,6 @@ def _top_series(rows: list[tuple[Any, ...]], rank_by: str) -> dict[tuple[datetim
         previous_count, previous_size = totals.get(key, (0, 0))
         totals[key] = (previous_count + count, previous_size + size)
     return totals
-
-
-def _bucket_sql(seconds: int) -> str:
-    # ``seconds`` is one of INTERVALS, never user text.
-    return f"toStartOfInterval(timestamp, INTERVAL {int(seconds)} SECOND)"
 
 
 def _spine(time_from: datetime, time_to: datetime, seconds: int) -> Iterator[datetime]:

@@ -93,6 +93,19 @@ def build_where(
     return SqlFragment(" AND ".join(parts), params.values)
 
 
+@dataclass(frozen=True)
+class LogScope:
+    """The rows of one project in ``[time_from, time_to)`` matching ``filters``."""
+
+    project_id: int
+    filters: LogFilters
+    time_from: datetime
+    time_to: datetime
+
+    def where(self) -> SqlFragment:
+        return build_where(self.project_id, self.filters, self.time_from, self.time_to)
+
+
 def like_substring(term: str) -> str:
     """A LIKE pattern matching ``term`` literally anywhere: ``%``, ``_`` and ``\\`` escaped."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

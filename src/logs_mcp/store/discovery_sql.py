@@ -1,0 +1,239 @@
+"""The SQL of log discovery: per-service totals and buckets, attribute keys, and the values of a key.
+
+Attribute counts come from the rollups of migration 2 (``log_attribute_keys`` for keys,
+``log_attributes`` for values) when every filter is on a column a rollup row carries (service and
+severity), and from the logs table itself otherwise, so each filter is honoured exactly. The rollups
+count in 10-minute buckets: their windows widen to the buckets the window touches. Why rollups at
+all: the measurements are in ``logs/discovery.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from logs_mcp.store.clickhouse import LogStore
+from logs_mcp.store.filter_sql import (
+    TIMESTAMP_TYPE,
+    LogScope,
+    Parameters,
+    SqlFragment,
+    group_sql,
+    like_substring,
+)
+from logs_mcp.store.filters import LOG_COLUMNS, LogFilters
+from logs_mcp.store.log_queries import bucket_sql
+from logs_mcp.store.log_schema import ATTRIBUTE_BUCKET_SECONDS, ATTRIBUTE_KEYS_TABLE, ATTRIBUTES_TABLE
+
+AttributeType = Literal["log", "resource"]
+# Columns every rollup row carries, so filters on them can be answered from the rollups.
+ROLLUP_COLUMNS = frozenset({"service_name", "severity_text"})
+MAP_COLUMNS: dict[AttributeType, str] = {"log": "attributes", "resource": "resource_attributes"}
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where attribute counts come from: ``FROM``/``WHERE`` plus the key, value and count expressions."""
+
+    table: str
+    key: str
+    value: str
+    count: str
+    where: SqlFragment
+
+
+# --- services --------------------------------------------------------------------------------------
+
+
+def service_totals(
+    store: LogStore, scope: LogScope, name_search: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Per service: ``log_count``, ``error_count`` (error, fatal), ``debug_count`` (trace, debug),
+    ``info_count``, ``warn_count``, plus ``total_services`` and ``total_logs`` over all services; the
+    largest ``limit`` services, then by name."""
+    where = _services_where(scope, name_search)
+    result = store.query(
+        "SELECT service_name, log_count, error_count, debug_count, info_count, warn_count, "
+        "count() OVER () AS total_services, sum(log_count) OVER () AS total_logs FROM ("
+        "SELECT service_name, count() AS log_count, "
+        "countIf(severity_text IN ('error', 'fatal')) AS error_count, "
+        "countIf(severity_text IN ('trace', 'debug')) AS debug_count, "
+        "countIf(severity_text = 'info') AS info_count, "
+        "countIf(severity_text = 'warn') AS warn_count "
+        f"FROM {store.logs_table} WHERE {where.sql} GROUP BY service_name) "
+        f"ORDER BY log_count DESC, service_name LIMIT {int(limit)}",
+        where.params,
+    )
+    return result.dicts()
+
+
+def service_buckets(
+    store: LogStore,
+    scope: LogScope,
+    name_search: str | None,
+    *,
+    services: Sequence[str],
+    seconds: int,
+    limit: int,
+) -> list[tuple[datetime, str, int]]:
+    """(bucket start, service, rows) for ``services``, by time then service; empty buckets absent."""
+    only = SqlFragment("service_name IN {sparkline_services:Array(String)}", {"sparkline_services": services})
+    where = _services_where(scope, name_search).and_(only)
+    result = store.query(
+        f"SELECT {bucket_sql(seconds)} AS time, service_name, "
+        f"count() AS count FROM {store.logs_table} WHERE {where.sql} "
+        f"GROUP BY time, service_name ORDER BY time, service_name LIMIT {int(limit)}",
+        where.params,
+    )
+    return [(time, name, count) for time, name, count in result.rows]
+
+
+def _services_where(scope: LogScope, name_search: str | None) -> SqlFragment:
+    where = scope.where()
+    if not name_search:
+        return where
+    pattern = like_substring(name_search)
+    return where.and_(SqlFragment("service_name ILIKE {service_search:String}", {"service_search": pattern}))
+
+
+# --- attributes ------------------------------------------------------------------------------------
+
+
+def matching_keys(
+    store: LogStore, scope: LogScope, attribute_type: AttributeType, search: str, keys: Sequence[str]
+) -> list[tuple[str, int]]:
+    """(key, uses) of the keys whose name contains ``search`` (any case), among ``keys`` if any."""
+    source = _source(store, scope, attribute_type, keys_only=True)
+    condition, params = _key_conditions(source, keys, key_search=search)
+    result = store.query(
+        f"SELECT {source.key} AS key, {source.count} AS count FROM {source.table} "
+        f"WHERE {condition} GROUP BY key",
+        params,
+    )
+    return [(key, count) for key, count in result.rows]
+
+
+def value_matches(
+    store: LogStore, scope: LogScope, attribute_type: AttributeType, search: str, keys: Sequence[str]
+) -> list[tuple[str, str, int]]:
+    """(key, most frequent matching value, count of matching values) for keys whose values contain
+    ``search``, most matches first, then by key."""
+    source = _source(store, scope, attribute_type, keys_only=False)
+    condition, params = _key_conditions(source, keys)
+    params["value_search"] = like_substring(search)
+    result = store.query(
+        "SELECT key, argMin(value, (-count, value)) AS top_value, sum(count) AS total FROM ("
+        f"SELECT {source.key} AS key, {source.value} AS value, {source.count} AS count "
+        f"FROM {source.table} WHERE {condition} AND value ILIKE {{value_search:String}} "
+        "GROUP BY key, value) GROUP BY key ORDER BY total DESC, key",
+        params,
+    )
+    return [(key, value, total) for key, value, total in result.rows]
+
+
+def key_values(
+    store: LogStore,
+    scope: LogScope,
+    attribute_type: AttributeType,
+    key: str,
+    search: str,
+    *,
+    limit: int,
+    offset: int,
+) -> list[tuple[str, int]]:
+    """(value, uses) of ``key``'s values containing ``search``, most frequent first, then by value."""
+    source = _source(store, scope, attribute_type, keys_only=False, key=key)
+    params: dict[str, object] = {**source.where.params, "value_search": like_substring(search)}
+    result = store.query(
+        f"SELECT {source.value} AS value, {source.count} AS count FROM {source.table} "
+        f"WHERE {source.where.sql} AND value ILIKE {{value_search:String}} "
+        f"GROUP BY value ORDER BY count DESC, value LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+    return [(value, count) for value, count in result.rows]
+
+
+def _key_conditions(
+    source: _Source, keys: Sequence[str], *, key_search: str = ""
+) -> tuple[str, dict[str, object]]:
+    parts, params = [source.where.sql], dict(source.where.params)
+    if key_search:
+        parts.append("key ILIKE {key_search:String}")
+        params["key_search"] = like_substring(key_search)
+    if keys:
+        parts.append("key IN {allowed_keys:Array(String)}")
+        params["allowed_keys"] = keys
+    return " AND ".join(parts), params
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+
+def _source(
+    store: LogStore,
+    scope: LogScope,
+    attribute_type: AttributeType,
+    *,
+    keys_only: bool,
+    key: str | None = None,
+) -> _Source:
+    if rollup_answers(scope.filters):
+        table = store.target.table(ATTRIBUTE_KEYS_TABLE if keys_only else ATTRIBUTES_TABLE)
+        return _rollup_source(table, scope, attribute_type, key)
+    return _direct_source(store.logs_table, scope, attribute_type, keys_only=keys_only, key=key)
+
+
+def _rollup_source(table: str, scope: LogScope, attribute_type: AttributeType, key: str | None) -> _Source:
+    params = Parameters("r")
+    filters = scope.filters
+    parts = [
+        f"project_id = {params(scope.project_id, 'UInt64')}",
+        f"attribute_type = {params(attribute_type, 'String')}",
+        # Every bucket the window touches, from the one holding time_from on.
+        f"time_bucket >= toStartOfInterval({params(scope.time_from, TIMESTAMP_TYPE)}, "
+        f"INTERVAL {ATTRIBUTE_BUCKET_SECONDS} SECOND)",
+        f"time_bucket < {params(scope.time_to, TIMESTAMP_TYPE)}",
+    ]
+    if filters.service_names:
+        parts.append(f"service_name IN {params(filters.service_names, 'Array(String)')}")
+    if filters.severity_levels:
+        parts.append(f"severity_text IN {params(filters.severity_levels, 'Array(String)')}")
+    group = group_sql(filters.filter_group, params)
+    if group is not None:
+        parts.append(group)
+    if key is not None:
+        parts.append(f"attribute_key = {params(key, 'String')}")
+    return _Source(
+        table=table,
+        key="attribute_key",
+        value="attribute_value",
+        count="sum(attribute_count)",
+        where=SqlFragment(" AND ".join(parts), params.values),
+    )
+
+
+def _direct_source(
+    logs: str, scope: LogScope, attribute_type: AttributeType, *, keys_only: bool, key: str | None
+) -> _Source:
+    column = MAP_COLUMNS[attribute_type]
+    where = scope.where()
+    if key is not None:
+        where = where.and_(SqlFragment(f"mapContains({column}, {{value_key:String}})", {"value_key": key}))
+        return _Source(logs, "{value_key:String}", f"{column}[{{value_key:String}}]", "count()", where)
+    # ARRAY JOIN over the map's subcolumns: reading only the keys is 5× faster than mapKeys().
+    joined = f"{column}.keys AS key" if keys_only else f"{column}.keys AS key, {column}.values AS value"
+    return _Source(f"{logs} ARRAY JOIN {joined}", "key", "value", "count()", where)
+
+
+def rollup_answers(filters: LogFilters) -> bool:
+    """Whether every filter is on a column the rollups carry (service, severity)."""
+    return (
+        not filters.search_term
+        and filters.resource_fingerprint is None
+        and all(
+            leaf.type == "log" and LOG_COLUMNS[leaf.key].name in ROLLUP_COLUMNS
+            for leaf in filters.filter_group.leaves()
+        )
+    )
