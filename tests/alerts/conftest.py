@@ -23,6 +23,8 @@ from logs_mcp.logs.accounts import READ, WRITE, Accounts
 from logs_mcp.store import state
 from logs_mcp.store.alert_tables import AlertEventRow, AlertRow
 
+from .engine_processes import SeededLogs, seed_log_stores
+
 POSTGRES_URL_ENV = "LOGS_MCP_TEST_DATABASE_URL"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -130,3 +132,9 @@ def store(request: pytest.FixtureRequest) -> AlertStore:
         key_id=key.record.id,
         settings=settings,
     )
+
+
+@pytest.fixture(scope="session")
+def seeded_logs(tmp_path_factory: pytest.TempPathFactory) -> SeededLogs:
+    """Two log stores with the same logs, for tests that run engine processes (one store each)."""
+    return seed_log_stores(tmp_path_factory.mktemp("engine-processes"), copies=2)

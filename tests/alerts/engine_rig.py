@@ -187,11 +187,21 @@ class EngineRig:
 def fresh_state(kind: str, directory: Path) -> Iterator[Engine]:
     """A migrated state store of its own: the engine checks every due alert of a store, so a test that
     counts what a cycle did must not share its store with other tests' alerts."""
+    with fresh_state_url(kind, directory) as url:
+        engine = state_store.make_engine(url)
+        try:
+            state_store.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def fresh_state_url(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of an empty state store of its own: a SQLite file in ``directory``, or a PostgreSQL schema
+    dropped afterwards (skipped when LOGS_MCP_TEST_DATABASE_URL is unset)."""
     if kind == "sqlite":
-        engine = state_store.make_engine(f"sqlite:///{directory / f'state-{uuid.uuid4().hex[:8]}.db'}")
-        state_store.upgrade(engine)
-        yield engine
-        engine.dispose()
+        yield f"sqlite:///{directory / f'state-{uuid.uuid4().hex[:8]}.db'}"
         return
     url = os.environ.get(POSTGRES_URL_ENV)
     if not url:
@@ -200,12 +210,9 @@ def fresh_state(kind: str, directory: Path) -> Iterator[Engine]:
     admin = sa.create_engine(url)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = state_store.make_engine(postgres_url_in_schema(url, schema))
     try:
-        state_store.upgrade(engine)
-        yield engine
+        yield postgres_url_in_schema(url, schema)
     finally:
-        engine.dispose()
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

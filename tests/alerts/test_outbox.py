@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +24,7 @@ from logs_mcp.services import Services
 from logs_mcp.store.engine_store import DeliveryAttemptRow
 
 from .engine_rig import EngineRig, fresh_state, make_rig
+from .webhook_receiver import Receiver
 
 if TYPE_CHECKING:
     from conftest import TestProject
@@ -34,74 +32,11 @@ if TYPE_CHECKING:
 M = timedelta(minutes=1)
 
 
-class Receiver:
-    """A webhook receiver on a fixed loopback port; ``script`` answers requests in order (then 200s);
-    ``down()``/``up()`` close and reopen the port (connection refused meanwhile)."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, str]] | float] = []
-        self.requests: list[tuple[str, int, bytes, str]] = []  # key, status answered, body, signature
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
-        self.up()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def delivered_keys(self) -> list[str]:
-        return [key for key, status, _, _ in self.requests if status == 200]
-
-    def up(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver._lock:
-                    step = receiver.script.pop(0) if receiver.script else (200, {})
-                if isinstance(step, float):
-                    # Longer than the delivery timeout: the sender gives up before the answer (not delivered).
-                    time.sleep(step)
-                    receiver.requests.append((self.headers["Idempotency-Key"], 0, body, ""))
-                    return
-                status, headers = step
-                receiver.requests.append(
-                    (
-                        self.headers["Idempotency-Key"],
-                        status,
-                        body,
-                        self.headers.get("X-LogsMCP-Signature", ""),
-                    )
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._server = None
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
-    if running._server is not None:
-        running.down()
+    running.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
