@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -20,11 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, Validat
 from pydantic_core import ErrorDetails
 
 from logs_mcp.alerts.models import invalid_input
+from logs_mcp.alerts.notification_kind import NotificationKind
 from logs_mcp.errors import InvalidInput
 
-RuleKind = Literal["firing", "resolved", "broken", "errored"]
-RULE_KINDS: Final[tuple[RuleKind, ...]] = ("firing", "resolved", "broken", "errored")
+RULE_KINDS: Final[tuple[str, ...]] = tuple(kind.value for kind in NotificationKind)
 """One notification rule per kind, created in this order (§6.1); the 201 lists their ids in it."""
+if TYPE_CHECKING:
+    RuleKind = str
+else:  # the kinds as a Literal, so a rule's kind is validated and documented as the plain strings it is
+    RuleKind = Literal[RULE_KINDS]
 _DISPLAY_KINDS: Final = {
     "firing": "firing",
     "resolved": "resolved",

@@ -30,6 +30,7 @@ from logs_mcp.alerts.models import (
     has_filter,
 )
 from logs_mcp.alerts.state_machine import (
+    RULE_FIELDS,
     UNSET,
     AlertRule,
     AlertState,
@@ -38,6 +39,7 @@ from logs_mcp.alerts.state_machine import (
     EventKind,
     InvalidTransition,
     ThresholdOperator,
+    rule_from,
 )
 from logs_mcp.alerts.timeline import TIMELINE_SPAN, state_timeline
 from logs_mcp.config import Settings
@@ -57,15 +59,6 @@ _STATUS_FIELDS: Final = (
     "next_check_at",
     "last_checked_at",
     "first_enabled_at",
-)
-_RULE_FIELDS: Final = (
-    "threshold_count",
-    "threshold_operator",
-    "window_minutes",
-    "evaluation_periods",
-    "datapoints_to_alarm",
-    "cooldown_minutes",
-    "filters",
 )
 
 
@@ -330,14 +323,14 @@ def status_columns(status: AlertStatus) -> dict[str, Any]:
 
 def _rule_changes(data: AlertPayload, present: Set[str]) -> dict[str, Any]:
     """The rule fields of ``data`` that are present, typed as :class:`AlertUpdate` takes them."""
-    changes = {field: getattr(data, field) for field in _RULE_FIELDS if field in present}
+    changes = {field: getattr(data, field) for field in RULE_FIELDS if field in present}
     if "threshold_operator" in changes:
         changes["threshold_operator"] = ThresholdOperator(changes["threshold_operator"])
     return changes
 
 
 def _rule_columns(rule: AlertRule) -> dict[str, Any]:
-    columns = {field: getattr(rule, field) for field in _RULE_FIELDS}
+    columns = {field: getattr(rule, field) for field in RULE_FIELDS}
     columns["threshold_operator"] = rule.threshold_operator.value
     columns["filters"] = dict(rule.filters)
     columns["check_interval_minutes"] = rule.check_interval_minutes
@@ -345,16 +338,7 @@ def _rule_columns(rule: AlertRule) -> dict[str, Any]:
 
 
 def rule_of(row: AlertRow) -> AlertRule:
-    return AlertRule(
-        threshold_count=row.threshold_count,
-        threshold_operator=ThresholdOperator(row.threshold_operator),
-        window_minutes=row.window_minutes,
-        evaluation_periods=row.evaluation_periods,
-        datapoints_to_alarm=row.datapoints_to_alarm,
-        cooldown_minutes=row.cooldown_minutes,
-        check_interval_minutes=row.check_interval_minutes,
-        filters=row.filters,
-    )
+    return rule_from(row)
 
 
 def event_row(alert_id: UUID, event: machine.AlertEvent) -> AlertEventRow:

@@ -35,7 +35,7 @@ from logs_mcp.alerts.simulate_models import (
     SuggestThresholdRequest,
     SuggestThresholdResponse,
 )
-from logs_mcp.alerts.state_machine import AlertRule, AlertState, ThresholdOperator
+from logs_mcp.alerts.state_machine import AlertRule, AlertState, ThresholdOperator, rule_from
 from logs_mcp.alerts.windows import BucketSeries
 from logs_mcp.config import Settings
 from logs_mcp.errors import InvalidInput, NotFound
@@ -85,7 +85,7 @@ class SimulateService:
         result = replay(history.series(request.log_filters, draft_rule), draft_rule)
         comparison = None
         if saved is not None:
-            saved_rule = _saved_rule(saved)
+            saved_rule = rule_from(saved)
             saved_result = replay(history.series(_filters_of(saved), saved_rule), saved_rule)
             comparison = SimulationComparison(
                 saved=SavedAlertSummary(
@@ -242,29 +242,7 @@ class _History:
 
 
 def _rule(request: RuleFields, threshold: int, operator: ThresholdOperator | str) -> AlertRule:
-    return AlertRule(
-        threshold_count=threshold,
-        threshold_operator=ThresholdOperator(operator),
-        window_minutes=request.window_minutes,
-        evaluation_periods=request.evaluation_periods,
-        datapoints_to_alarm=request.datapoints_to_alarm,
-        cooldown_minutes=request.cooldown_minutes,
-        check_interval_minutes=request.check_interval_minutes,
-        filters=request.filters,
-    )
-
-
-def _saved_rule(alert: Alert) -> AlertRule:
-    return AlertRule(
-        threshold_count=alert.threshold_count,
-        threshold_operator=ThresholdOperator(alert.threshold_operator),
-        window_minutes=alert.window_minutes,
-        evaluation_periods=alert.evaluation_periods,
-        datapoints_to_alarm=alert.datapoints_to_alarm,
-        cooldown_minutes=alert.cooldown_minutes,
-        check_interval_minutes=alert.check_interval_minutes,
-        filters=alert.filters,
-    )
+    return rule_from(request, threshold_count=threshold, threshold_operator=operator)
 
 
 def _filters_of(alert: Alert) -> LogFilters:

@@ -400,11 +400,11 @@ class AlertUpdate:
 
     def apply_to(self, rule: AlertRule) -> AlertRule:
         """The rule with this update's present keys applied (re-checks N ≤ M on the effective values)."""
-        changes = {name: value for name in _RULE_FIELDS if (value := getattr(self, name)) is not None}
+        changes = {name: value for name in RULE_FIELDS if (value := getattr(self, name)) is not None}
         return dataclasses.replace(rule, **changes)
 
 
-_RULE_FIELDS: Final = (
+RULE_FIELDS: Final = (
     "threshold_count",
     "threshold_operator",
     "window_minutes",
@@ -413,6 +413,16 @@ _RULE_FIELDS: Final = (
     "cooldown_minutes",
     "filters",
 )
+"""The rule fields an update may change (``check_interval_minutes`` is a setting, not the user's)."""
+
+
+def rule_from(source: object, **overrides: Any) -> AlertRule:
+    """The rule of anything carrying :class:`AlertRule`'s fields as attributes (a saved alert, its row, a
+    simulate request), ``overrides`` taking the place of some."""
+    names = (rule_field.name for rule_field in dataclasses.fields(AlertRule))
+    values = {name: overrides[name] if name in overrides else getattr(source, name) for name in names}
+    values["threshold_operator"] = ThresholdOperator(values["threshold_operator"])
+    return AlertRule(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,7 @@ with the same messages; the documented request schema is :class:`AlertPayload`'s
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -21,39 +19,15 @@ from logs_mcp.alerts.models import (
     AlertPage,
     AlertPayload,
 )
-from logs_mcp.errors import InvalidInput
 from logs_mcp.http.auth import ReadProject, ServicesDep, WriteProject
+from logs_mcp.http.routing import json_object, slash_optional
 
 router = APIRouter(prefix="/api/projects/{project_id}/logs/alerts", tags=["logs alerts"])
+route = slash_optional(router)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 _ALERT_BODY = {"requestBody": {"content": {"application/json": {"schema": AlertPayload.model_json_schema()}}}}
-
-
-def route(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``path`` with its trailing slash (documented, as PostHog's) and without it."""
-
-    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        router.add_api_route(f"{path}/", endpoint, methods=[method], **options)
-        router.add_api_route(path, endpoint, methods=[method], include_in_schema=False, **options)
-        return endpoint
-
-    return register
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is ``{}``."""
-    body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"JSON parse error - {error}", code="parse_error") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"Invalid data. Expected a dictionary, but got {type(data).__name__}.")
-    return data
 
 
 def creator_key_id(request: Request) -> int | None:

@@ -18,9 +18,8 @@ from logs_mcp.alerts.destination_models import (
     DestinationList,
     DestinationRequest,
 )
-from logs_mcp.http.alerts_routes import json_object
 from logs_mcp.http.auth import ReadProject, ServicesDep, WriteProject
-from logs_mcp.http.routing import slash_optional
+from logs_mcp.http.routing import json_object, slash_optional
 
 router = APIRouter(prefix="/api/projects/{project_id}/logs/alerts", tags=["logs alerts"])
 route = slash_optional(router)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from logs_mcp.http.auth import ReadProject, ServicesDep
-from logs_mcp.http.logs_routes import QUERY_BODY, query_of
+from logs_mcp.http.routing import query_of, query_post, slash_optional
 from logs_mcp.logs.discovery_models import (
     AttributesRequest,
     AttributesResponse,
@@ -22,6 +22,8 @@ from logs_mcp.logs.discovery_models import (
 from logs_mcp.logs.models import AGENT_FIELDS
 
 router = APIRouter(prefix="/api/projects/{project_id}/logs", tags=["logs"])
+route = slash_optional(router, documented_slash=False)
+post_query = query_post(router)
 REST_ONLY: dict[str, Any] = {"response_model_exclude": set(AGENT_FIELDS)}
 # Flat date parameters are accepted too; a JSON dateRange wins over them.
 FLAT_DATES = ("date_from", "date_to")
@@ -40,8 +42,7 @@ def query_params(request: Request) -> dict[str, Any]:
 Params = Annotated[dict[str, Any], Depends(query_params)]
 
 
-@router.post("/services", response_model=ServicesResponse, openapi_extra=QUERY_BODY, **REST_ONLY)
-@router.post("/services/", response_model=ServicesResponse, include_in_schema=False, **REST_ONLY)
+@post_query("/services", ServicesResponse)
 async def services_list(
     project_id: ReadProject,
     services: ServicesDep,
@@ -51,8 +52,7 @@ async def services_list(
     return await run_in_threadpool(services.discovery.services, project_id, query)
 
 
-@router.get("/attributes", response_model=AttributesResponse, **REST_ONLY)
-@router.get("/attributes/", response_model=AttributesResponse, include_in_schema=False, **REST_ONLY)
+@route("GET", "/attributes", response_model=AttributesResponse, **REST_ONLY)
 async def attributes_list(
     project_id: ReadProject, services: ServicesDep, params: Params
 ) -> AttributesResponse:
@@ -61,8 +61,7 @@ async def attributes_list(
     return await run_in_threadpool(services.discovery.attributes, project_id, request)
 
 
-@router.get("/values", response_model=ValuesResponse, **REST_ONLY)
-@router.get("/values/", response_model=ValuesResponse, include_in_schema=False, **REST_ONLY)
+@route("GET", "/values", response_model=ValuesResponse, **REST_ONLY)
 async def values_list(project_id: ReadProject, services: ServicesDep, params: Params) -> ValuesResponse:
     """Values of one attribute key, most frequent first."""
     request = parse_request(ValuesRequest, params)

@@ -18,10 +18,11 @@ from logs_mcp.alerts.simulate_models import (
     SuggestThresholdRequest,
     SuggestThresholdResponse,
 )
-from logs_mcp.http.alerts_routes import json_object
 from logs_mcp.http.auth import ReadProject, ServicesDep
+from logs_mcp.http.routing import json_object, slash_optional
 
 router = APIRouter(prefix="/api/projects/{project_id}/logs/alerts", tags=["logs alerts"])
+route = slash_optional(router)
 
 JSON = "application/json"
 
@@ -36,22 +37,7 @@ def _post(
     body = {
         "requestBody": {"content": {JSON: {"schema": request_model.model_json_schema()}}, "required": True}
     }
-
-    def register(endpoint: Endpoint) -> Endpoint:
-        router.add_api_route(
-            f"{path}/", endpoint, methods=["POST"], response_model=response_model, openapi_extra=body
-        )
-        router.add_api_route(
-            path,
-            endpoint,
-            methods=["POST"],
-            response_model=response_model,
-            openapi_extra=body,
-            include_in_schema=False,
-        )
-        return endpoint
-
-    return register
+    return route("POST", path, response_model=response_model, openapi_extra=body)
 
 
 @_post("/simulate", SimulationResponse, SimulateRequest)

@@ -19,7 +19,7 @@ from itertools import accumulate
 from typing import Any
 
 from logs_mcp.errors import InvalidInput
-from logs_mcp.logs.ingest import NO_SPAN, NO_TRACE, SEVERITY_NUMBERS
+from logs_mcp.logs.ingest import COLUMNS, NO_SPAN, NO_TRACE, SEVERITY_NUMBERS
 from logs_mcp.store.clickhouse import LogStore
 
 CHUNK_ROWS = 50_000
@@ -35,20 +35,9 @@ STAGING_SHARE = 0.02
 REGION = "eu-west-1"
 # k8s names pod-template hashes and pod suffixes from this alphabet (no vowels, no look-alikes).
 K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-# What ``_emit`` records per row, in order; the chunk adds project_id, observed_timestamp and trace_flags.
-ROW_FIELDS = (
-    "timestamp",
-    "trace_id",
-    "span_id",
-    "severity_text",
-    "severity_number",
-    "service_name",
-    "body",
-    "attributes",
-    "resource_attributes",
-    "instrumentation_scope",
-    "event_name",
-)
+# The chunk fills these per-row constant columns; ``_emit`` records the others, in the insert's order.
+CHUNK_COLUMNS = ("project_id", "observed_timestamp", "trace_flags")
+ROW_FIELDS = tuple(name for name in COLUMNS if name not in CHUNK_COLUMNS)
 ATTACKER_ADDRESSES = ("203.0.113.45", "203.0.113.77", "198.51.100.23")
 
 

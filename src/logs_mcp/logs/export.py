@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from logs_mcp.errors import Conflict, NotFound
 from logs_mcp.logs.discovery import window
 from logs_mcp.logs.models import absolute_range
+from logs_mcp.logs.queries import utc
 from logs_mcp.store import export_sql
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.export_table import LogExport
@@ -234,7 +235,7 @@ class Exports:
         return ExportObject(
             id=record.id,
             export_format=record.export_format,
-            created_at=_aware(record.created_at),
+            created_at=utc(record.created_at),
             has_content=record.status == COMPLETE,
             filename=record.filename,
             status=record.status,
@@ -254,7 +255,3 @@ class Exports:
                 record.finished_at = datetime.now(UTC)
                 session.add(record)
             session.commit()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import Field, WithJsonSchema
 
 from logs_mcp.alerts.models import (
@@ -20,21 +19,9 @@ from logs_mcp.alerts.models import (
 from logs_mcp.alerts.service import EVENT_KINDS
 from logs_mcp.logs.accounts import READ, WRITE
 from logs_mcp.services import Services
+from logs_mcp.tools.annotations import CREATES, DELETES, EDITS, READ_ONLY, REPLACES
 from logs_mcp.tools.context import CallerResolver, tool_errors
-from logs_mcp.tools.logs_tools import READ_ONLY, ProjectId
-
-CREATES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
-EDITS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
-REPLACES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
-DELETES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
+from logs_mcp.tools.logs_tools import ProjectId
 
 AlertId = Annotated[
     str, Field(description="The alert's id (UUID), as returned by logs-alerts-list or -create.")
@@ -51,11 +38,13 @@ EventKindFilter = Annotated[
 ]
 
 
+def alerts_url(services: Services, project_id: int) -> str:
+    """The REST URL of the project's alerts, which pages of alert lists link from."""
+    return f"{services.settings.base_url}/api/projects/{project_id}/logs/alerts/"
+
+
 def register(server: MCPServer, services: Services, callers: CallerResolver) -> None:
     alerts = services.alerts
-
-    def list_url(project_id: int) -> str:
-        return f"{services.settings.base_url}/api/projects/{project_id}/logs/alerts/"
 
     @server.tool(name="logs-alerts-list", title="List log alerts", annotations=READ_ONLY)
     @tool_errors
@@ -66,7 +55,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         broken), its 24-hour state timeline, who it notifies (destination_types; [] = nobody) and the last
         check error. Check here before creating an alert: a similar one may already exist."""
         chosen = callers.project(READ, project_id)
-        return alerts.list_alerts(chosen, limit=limit, offset=offset, url=list_url(chosen))
+        return alerts.list_alerts(chosen, limit=limit, offset=offset, url=alerts_url(services, chosen))
 
     @server.tool(name="logs-alerts-create", title="Create log alert", annotations=CREATES)
     @tool_errors
@@ -149,5 +138,5 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
             kind=kind or None,
             limit=limit,
             offset=offset,
-            url=list_url(chosen) + f"{alert_id}/events/",
+            url=alerts_url(services, chosen) + f"{alert_id}/events/",
         )

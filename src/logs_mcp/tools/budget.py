@@ -22,6 +22,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from logs_mcp.logs.queries import LogQueries
 from logs_mcp.store.filters import LogFilters
 
 CHARS_PER_TOKEN = 4
@@ -113,3 +114,26 @@ def empty_result_hint(filters: LogFilters, window: tuple[datetime, datetime], pr
     if any(True for _ in filters.filter_group.leaves()):
         tips.append("check filter keys and values with logs-attributes-list / logs-attribute-values-list")
     return "; ".join(tips) + "."
+
+
+@dataclass(frozen=True)
+class Answers:
+    """How the read tools answer: within ``budget``, and with a hint on why when nothing matched."""
+
+    budget: Budget
+    queries: LogQueries
+
+    def empty(self, response: M, project_id: int, filters: LogFilters) -> CallToolResult:
+        """``response`` (which found nothing) with a hint naming the suspects of ``filters``."""
+        window = self.queries.window(filters)
+        hint = empty_result_hint(filters, window, self.queries.has_logs(project_id).hasLogs)
+        return tool_result(response.model_copy(update={"hint": hint}))
+
+    def listed(
+        self, response: M, field: str, project_id: int, filters: LogFilters, *, cut_hint: str
+    ) -> CallToolResult:
+        """``response`` with the hint of :meth:`empty` when the list ``field`` is empty, else cut to the
+        budget."""
+        if not getattr(response, field):
+            return self.empty(response, project_id, filters)
+        return tool_result(fit_list(response, field, self.budget, hint=cut_hint))

@@ -11,9 +11,10 @@ from logs_mcp.alerts.models import DEFAULT_PAGE_SIZE
 from logs_mcp.alerts.outbox import DELIVERY_STATUSES, Deliveries, DeliveryPage
 from logs_mcp.logs.accounts import READ
 from logs_mcp.services import Services
-from logs_mcp.tools.alert_tools import AlertId, Limit, Offset
+from logs_mcp.tools.alert_tools import AlertId, Limit, Offset, alerts_url
+from logs_mcp.tools.annotations import READ_ONLY
 from logs_mcp.tools.context import CallerResolver, tool_errors
-from logs_mcp.tools.logs_tools import READ_ONLY, ProjectId
+from logs_mcp.tools.logs_tools import ProjectId
 
 StatusFilter = Annotated[
     str | None, Field(description=f"Only deliveries in this status, one of {', '.join(DELIVERY_STATUSES)}.")
@@ -45,5 +46,5 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
             status=status or None,
             limit=limit,
             offset=offset,
-            url=f"{services.settings.base_url}/api/projects/{chosen}/logs/alerts/{alert_id}/deliveries/",
+            url=alerts_url(services, chosen) + f"{alert_id}/deliveries/",
         )

@@ -7,19 +7,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from logs_mcp.alerts.destination_models import DestinationCreated, DestinationList, DestinationRequest
 from logs_mcp.logs.accounts import READ, WRITE
 from logs_mcp.services import Services
-from logs_mcp.tools.alert_tools import CREATES, AlertId
+from logs_mcp.tools.alert_tools import AlertId
+from logs_mcp.tools.annotations import CREATES, DETACHES, READ_ONLY
 from logs_mcp.tools.context import CallerResolver, tool_errors
-from logs_mcp.tools.logs_tools import READ_ONLY, ProjectId
+from logs_mcp.tools.logs_tools import ProjectId
 
-DETACHES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
-)
 _FIELDS = DestinationRequest.model_fields
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from logs_mcp.logs.accounts import READ
@@ -23,13 +23,11 @@ from logs_mcp.logs.discovery_models import (
 from logs_mcp.logs.export import ExportObject, ExportRequest
 from logs_mcp.services import Services
 from logs_mcp.store.filters import DateRange
-from logs_mcp.tools.budget import Budget, empty_result_hint, fit_list, tool_result
+from logs_mcp.tools.annotations import CREATES, READ_ONLY
+from logs_mcp.tools.budget import Answers, Budget, fit_list, tool_result
 from logs_mcp.tools.context import CallerResolver, tool_errors
-from logs_mcp.tools.logs_tools import FILTERS_HELP, READ_ONLY, ProjectId
+from logs_mcp.tools.logs_tools import FILTERS_HELP, ProjectId
 
-CREATES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
 # How long logs-export-create waits for a small export to finish before answering "running".
 EXPORT_WAIT_SECONDS = 10.0
 SPARKLINE_CUT_HINT = (
@@ -63,12 +61,29 @@ def _flat(**params: Any) -> dict[str, Any]:
     return {name: value for name, value in params.items() if value is not None}
 
 
+def _discovery_fields(
+    attribute_type: AttributeType,
+    limit: int,
+    offset: int,
+    date_range: DateRange | None,
+    service_names: list[str] | None,
+    filter_group: dict[str, Any] | list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The arguments every discovery tool takes, as request fields."""
+    return _flat(
+        attribute_type=attribute_type,
+        limit=limit,
+        offset=offset,
+        dateRange=date_range,
+        serviceNames=service_names,
+        filterGroup=filter_group,
+    )
+
+
 def register(server: MCPServer, services: Services, callers: CallerResolver) -> None:
     budget = Budget(services.settings.mcp_token_budget)
-    discovery, queries = services.discovery, services.queries
-
-    def empty_hint(project_id: int, request: Any) -> str:
-        return empty_result_hint(request, queries.window(request), queries.has_logs(project_id).hasLogs)
+    discovery = services.discovery
+    answers = Answers(budget, services.queries)
 
     @server.tool(name="logs-services", title="Top services", annotations=READ_ONLY)
     @tool_errors
@@ -87,7 +102,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         request = query or ServicesRequest()
         response = discovery.services(project, request)
         if not response.services:
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, request)}))
+            return answers.empty(response, project, request)
         response = fit_list(response, "sparkline", budget, hint=SPARKLINE_CUT_HINT)
         return tool_result(fit_list(response, "services", budget, hint=SERVICES_CUT_HINT))
 
@@ -115,24 +130,12 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         values contain the search follow, with matchedValue. Next: logs-attribute-values-list for a
         key's values, then logs-count with a filter on it."""
         project = callers.project(READ, project_id)
+        common = _discovery_fields(attribute_type, limit, offset, dateRange, serviceNames, filterGroup)
         request = parse_request(
-            AttributesRequest,
-            _flat(
-                attribute_type=attribute_type,
-                search=search,
-                search_values=search_values,
-                keys=keys,
-                limit=limit,
-                offset=offset,
-                dateRange=dateRange,
-                serviceNames=serviceNames,
-                filterGroup=filterGroup,
-            ),
+            AttributesRequest, _flat(search=search, search_values=search_values, keys=keys, **common)
         )
         response = discovery.attributes(project, request)
-        if not response.results:
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, request)}))
-        return tool_result(fit_list(response, "results", budget, hint=KEYS_CUT_HINT))
+        return answers.listed(response, "results", project, request, cut_hint=KEYS_CUT_HINT)
 
     @server.tool(name="logs-attribute-values-list", title="List attribute values", annotations=READ_ONLY)
     @tool_errors
@@ -151,23 +154,10 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         with counts: use them verbatim (case matters) as a filter value in logs-count or query-logs.
         Resource keys (service.name, k8s.*) need attribute_type "resource"."""
         project = callers.project(READ, project_id)
-        request = parse_request(
-            ValuesRequest,
-            _flat(
-                key=key,
-                attribute_type=attribute_type,
-                value=value,
-                limit=limit,
-                offset=offset,
-                dateRange=dateRange,
-                serviceNames=serviceNames,
-                filterGroup=filterGroup,
-            ),
-        )
+        common = _discovery_fields(attribute_type, limit, offset, dateRange, serviceNames, filterGroup)
+        request = parse_request(ValuesRequest, _flat(key=key, value=value, **common))
         response = discovery.values(project, request)
-        if not response.results:
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, request)}))
-        return tool_result(fit_list(response, "results", budget, hint=VALUES_CUT_HINT))
+        return answers.listed(response, "results", project, request, cut_hint=VALUES_CUT_HINT)
 
     @server.tool(name="logs-export-create", title="Export logs to a file", annotations=CREATES)
     @tool_errors

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from logs_mcp.logs.accounts import READ
@@ -23,13 +23,10 @@ from logs_mcp.logs.models import (
     SparklineResponse,
 )
 from logs_mcp.services import Services
-from logs_mcp.store.filters import LogFilters, encode_cursor
-from logs_mcp.tools.budget import Budget, compact_json, empty_result_hint, fit_list, shorten, tool_result
+from logs_mcp.store.filters import encode_cursor
+from logs_mcp.tools.annotations import READ_ONLY
+from logs_mcp.tools.budget import Answers, Budget, compact_json, fit_list, shorten, tool_result
 from logs_mcp.tools.context import CallerResolver, tool_errors
-
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
 
 ProjectId = Annotated[
     int | None,
@@ -64,9 +61,7 @@ ROW_SHARE = 4
 def register(server: MCPServer, services: Services, callers: CallerResolver) -> None:
     budget = Budget(services.settings.mcp_token_budget)
     queries = services.queries
-
-    def empty_hint(project_id: int, filters: LogFilters) -> str:
-        return empty_result_hint(filters, queries.window(filters), queries.has_logs(project_id).hasLogs)
+    answers = Answers(budget, queries)
 
     @server.tool(name="logs-has-logs", title="Has logs", annotations=READ_ONLY)
     @tool_errors
@@ -97,7 +92,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
             query = query.model_copy(update={"exclude_attributes": True})
         response = queries.query_logs(project, query)
         if not response.results:
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, query)}))
+            return answers.empty(response, project, query)
         return tool_result(fit_page(response, budget))
 
     @server.tool(name="logs-count", title="Count logs", annotations=READ_ONLY)
@@ -112,7 +107,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         project = callers.project(READ, project_id)
         response = queries.count(project, query)
         if response.count == 0:
-            response = response.model_copy(update={"hint": empty_hint(project, query)})
+            return answers.empty(response, project, query)
         return tool_result(response)
 
     @server.tool(name="logs-count-ranges", title="Count logs per time range", annotations=READ_ONLY)
@@ -129,9 +124,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         dateRange of another logs-count-ranges call (drill down 3–4 levels at most) or of query-logs."""
         project = callers.project(READ, project_id)
         response = queries.count_ranges(project, query)
-        if not response.ranges:
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, query)}))
-        return tool_result(fit_list(response, "ranges", budget, hint=LIST_CUT_HINT))
+        return answers.listed(response, "ranges", project, query, cut_hint=LIST_CUT_HINT)
 
     @server.tool(name="logs-sparkline-query", title="Log volume over time", annotations=READ_ONLY)
     @tool_errors
@@ -148,7 +141,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         project = callers.project(READ, project_id)
         response = queries.sparkline(project, query)
         if not any(point.count for point in response.results):
-            return tool_result(response.model_copy(update={"hint": empty_hint(project, query)}))
+            return answers.empty(response, project, query)
         return tool_result(fit_list(response, "results", budget, hint=LIST_CUT_HINT))
 
 

@@ -21,9 +21,10 @@ from logs_mcp.alerts.simulate_models import (
 )
 from logs_mcp.logs.accounts import READ
 from logs_mcp.services import Services
+from logs_mcp.tools.annotations import READ_ONLY
 from logs_mcp.tools.budget import Budget, fit_list, tool_result
 from logs_mcp.tools.context import CallerResolver, tool_errors
-from logs_mcp.tools.logs_tools import READ_ONLY, ProjectId
+from logs_mcp.tools.logs_tools import ProjectId
 
 SimulationFields = Annotated[
     dict[str, Any],

@@ -18,48 +18,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from logs_mcp.alerts.state_machine import CheckDecision, Notification
+from logs_mcp.alerts.notification_kind import NotificationKind as NotificationKind  # the notifiers' API
+from logs_mcp.alerts.state_machine import CheckDecision
 from logs_mcp.store.alert_tables import AlertRow
-
-
-class NotificationKind(StrEnum):
-    """The event kind a notification rule listens to (§6.1), in the spec's order."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
-    BROKEN = "broken"
-    ERRORED = "errored"
-
-    @classmethod
-    def of(cls, action: Notification) -> NotificationKind:
-        """§2.2: fire → firing, resolve → resolved, broken → broken, error → errored."""
-        if action is Notification.NONE:
-            raise ValueError("a check that notifies nobody has no notification kind")
-        return _KIND_OF_ACTION[action]
-
-    @property
-    def event_name(self) -> str:
-        """The internal event of §6.5 (``$logs_alert_auto_disabled`` for broken)."""
-        return f"$logs_alert_{self.public_name}"
-
-    @property
-    def public_name(self) -> str:
-        return "auto_disabled" if self is NotificationKind.BROKEN else self.value
-
-
-_KIND_OF_ACTION: Final = {
-    Notification.FIRE: NotificationKind.FIRING,
-    Notification.RESOLVE: NotificationKind.RESOLVED,
-    Notification.BROKEN: NotificationKind.BROKEN,
-    Notification.ERROR: NotificationKind.ERRORED,
-}
 
 
 class AlertNotification(BaseModel):
