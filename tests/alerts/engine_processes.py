@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -101,16 +103,20 @@ def seed_log_stores(directory: Path, copies: int) -> SeededLogs:
         {"resourceLogs": [_resource_logs("checkout", checkout), _resource_logs("flappy", flappy)]}
     ).encode()
     data_dirs = tuple(directory / f"engine-{index}" for index in range(copies))
-    stored = subprocess.run(
-        [sys.executable, "-c", SEED_CODE, str(data_dirs[0]), str(PROJECT_ID)],
-        input=body,
-        capture_output=True,
-        check=True,
-        timeout=WAIT_SECONDS,
-    )
-    assert int(stored.stdout) == len(checkout) + len(flappy), stored.stderr
-    for copy in data_dirs[1:]:  # a closed store is plain files: copies hold the same logs
-        shutil.copytree(data_dirs[0], copy)
+
+    def seed(data_dir: Path) -> None:
+        stored = subprocess.run(
+            [sys.executable, "-c", SEED_CODE, str(data_dir), str(PROJECT_ID)],
+            input=body,
+            capture_output=True,
+            check=True,
+            timeout=WAIT_SECONDS,
+        )
+        assert int(stored.stdout) == len(checkout) + len(flappy), stored.stderr
+
+    # A copy of a seeded directory will not open (chDB keeps absolute paths), so each is seeded.
+    with ThreadPoolExecutor(copies) as pool:
+        list(pool.map(seed, data_dirs))
     return SeededLogs(data_dirs, grid)
 
 
@@ -233,23 +239,46 @@ def run_check(data_dir: Path, env: dict[str, str]) -> dict[str, int]:
 
 
 @contextmanager
-def serving(data_dir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """``logs-mcp serve`` (its check loop and deliverer) on a free port until the block ends."""
-    process = subprocess.Popen(
-        [LOGS_MCP, "serve", "--no-demo", "--port", "0", "--data-dir", str(data_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def serving(data_dirs: Sequence[Path], env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One ``logs-mcp serve`` (with its check loop and deliverer) per data directory, started side by side,
+    ready once each answers ``/healthz``; stopped like Ctrl-C when the block ends."""
+    ports = [free_port() for _ in data_dirs]
+    processes = [
+        subprocess.Popen(
+            [LOGS_MCP, "serve", "--no-demo", "--port", str(port), "--data-dir", str(data_dir)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for port, data_dir in zip(ports, data_dirs, strict=True)
+    ]
     try:
-        yield process
+        for port, process in zip(ports, processes, strict=True):
+            wait_for(lambda port=port: _healthy(port), f"logs-mcp serve on port {port}", process)
+        yield processes
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
