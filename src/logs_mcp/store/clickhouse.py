@@ -194,6 +194,11 @@ class LogStore:
                 column_oriented=True,
             )
 
+    def raw_insert(self, table: str, data: bytes, fmt: str, settings: Mapping[str, Any]) -> None:
+        """One INSERT of ``data`` as it is, in ClickHouse input format ``fmt``."""
+        with self.client() as client:
+            client.raw_insert(table, insert_block=data, settings=dict(settings), fmt=fmt)
+
     def migrate(self) -> list[int]:
         """Apply pending schema migrations; returns the versions applied now. Idempotent."""
         for statement in bootstrap_statements(self.target):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from logs_mcp.store.otlp_native import create_native_ingest
+
 LOGS_TABLE = "logs"
 
 
@@ -217,6 +219,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "create logs table", create_logs_table),
     (2, "attribute rollups", create_attribute_rollups),
     (3, "attribute keys counted from the logs", count_keys_from_logs),
+    (4, "native OTLP protobuf ingest", create_native_ingest),
 )
 
 
