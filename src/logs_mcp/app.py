@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logs_mcp import __version__
 from logs_mcp.alerts.destinations import DestinationService
+from logs_mcp.alerts.outbox import Deliveries
 from logs_mcp.alerts.runner import run_alert_workers
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate import SimulateService
@@ -78,6 +79,7 @@ def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -
         ),
         alerts=alerts,
         destinations=DestinationService(engine, settings),
+        deliveries=Deliveries(engine),
         simulations=SimulateService(log_store, settings, alerts),
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from logs_mcp.alerts.destinations import DestinationService
+from logs_mcp.alerts.outbox import Deliveries
 from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.config import Settings
@@ -30,6 +31,7 @@ class Services:
     exports: Exports
     alerts: AlertService
     destinations: DestinationService
+    deliveries: Deliveries
     simulations: SimulateService
 
     def close(self) -> None:

@@ -26,8 +26,10 @@ from logs_mcp.alerts.service import AlertService
 from logs_mcp.alerts.simulate_models import (
     BaselineHealth,
     BaselineStats,
+    BucketSelection,
     RuleFields,
     SavedAlertSummary,
+    SimulatedBucket,
     SimulateRequest,
     SimulationComparison,
     SimulationResponse,
@@ -35,7 +37,7 @@ from logs_mcp.alerts.simulate_models import (
     SuggestThresholdRequest,
     SuggestThresholdResponse,
 )
-from logs_mcp.alerts.state_machine import AlertRule, AlertState, ThresholdOperator, rule_from
+from logs_mcp.alerts.state_machine import AlertRule, AlertState, Notification, ThresholdOperator, rule_from
 from logs_mcp.alerts.windows import BucketSeries
 from logs_mcp.config import Settings
 from logs_mcp.errors import InvalidInput, NotFound
@@ -239,6 +241,21 @@ class _History:
         minutes = cadence // timedelta(minutes=1)
         rows = bucket_counts(self.store, self.project_id, filters, self.date_from, self.date_to, minutes)
         return simulation_series(dict(rows), date_from=self.date_from, date_to=self.date_to, cadence=cadence)
+
+
+def selected_buckets(buckets: list[SimulatedBucket], shown: BucketSelection) -> list[SimulatedBucket]:
+    """The buckets ``shown`` asks for: where the state changed or a notification went out (changes), also
+    every breaching check (breached), or all of them."""
+    if shown == "all":
+        return buckets
+    kept = []
+    previous_state: str = AlertState.NOT_FIRING
+    for bucket in buckets:
+        changed = bucket.state != previous_state or bucket.notification != Notification.NONE
+        if changed or (shown == "breached" and bucket.threshold_breached):
+            kept.append(bucket)
+        previous_state = bucket.state
+    return kept
 
 
 def _rule(request: RuleFields, threshold: int, operator: ThresholdOperator | str) -> AlertRule:

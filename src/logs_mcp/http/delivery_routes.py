@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from logs_mcp.alerts.models import DEFAULT_PAGE_SIZE
-from logs_mcp.alerts.outbox import Deliveries, DeliveryPage
+from logs_mcp.alerts.outbox import DeliveryPage
 from logs_mcp.http.alerts_routes import Limit, Offset
 from logs_mcp.http.auth import ReadProject, ServicesDep
 from logs_mcp.http.routing import slash_optional
@@ -31,7 +31,12 @@ async def list_deliveries(
     offset: Offset = 0,
 ) -> DeliveryPage:
     """The alert's notifications, newest first, with every delivery attempt."""
-    deliveries = Deliveries(services.state_engine)
     return await run_in_threadpool(
-        deliveries.list, project_id, alert_id, status=status, limit=limit, offset=offset, url=str(request.url)
+        services.deliveries.list,
+        project_id,
+        alert_id,
+        status=status,
+        limit=limit,
+        offset=offset,
+        url=str(request.url),
     )

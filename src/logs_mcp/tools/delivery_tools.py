@@ -8,7 +8,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from logs_mcp.alerts.models import DEFAULT_PAGE_SIZE
-from logs_mcp.alerts.outbox import DELIVERY_STATUSES, Deliveries, DeliveryPage
+from logs_mcp.alerts.outbox import DELIVERY_STATUSES, DeliveryPage
 from logs_mcp.logs.accounts import READ
 from logs_mcp.services import Services
 from logs_mcp.tools.alert_tools import AlertId, Limit, Offset, alerts_url
@@ -22,7 +22,7 @@ StatusFilter = Annotated[
 
 
 def register(server: MCPServer, services: Services, callers: CallerResolver) -> None:
-    deliveries = Deliveries(services.state_engine)
+    deliveries = services.deliveries
 
     @server.tool(
         name="logs-alerts-deliveries-list", title="List alert notification deliveries", annotations=READ_ONLY

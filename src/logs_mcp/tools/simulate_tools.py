@@ -10,11 +10,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field, WithJsonSchema
 
+from logs_mcp.alerts.simulate import selected_buckets
 from logs_mcp.alerts.simulate_models import (
     BucketSelection,
-    SimulatedBucket,
     SimulateRequest,
-    SimulationResponse,
     SimulationToolResponse,
     SuggestThresholdRequest,
     SuggestThresholdResponse,
@@ -86,7 +85,7 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         response = simulations.simulate(callers.project(READ, project_id), simulation)
         listed = SimulationToolResponse(
             **response.model_dump(exclude={"buckets"}),
-            buckets=_selected(response, shown),
+            buckets=selected_buckets(response.buckets, shown),
             shown=shown,
         )
         return tool_result(fit_list(listed, "buckets", budget, hint=CUT_HINT))
@@ -110,17 +109,3 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         7-30 days to read each fire, aim for 0-3 fires a week, then create the alert. Read-only."""
         return tool_result(simulations.suggest_threshold(callers.project(READ, project_id), draft))
 
-
-def _selected(response: SimulationResponse, shown: BucketSelection) -> list[SimulatedBucket]:
-    """The buckets ``shown`` asks for: where the state changed or a notification went out (changes), also
-    every breaching check (breached), or all of them."""
-    if shown == "all":
-        return response.buckets
-    kept = []
-    previous_state = "not_firing"
-    for bucket in response.buckets:
-        changed = bucket.state != previous_state or bucket.notification != "none"
-        if changed or (shown == "breached" and bucket.threshold_breached):
-            kept.append(bucket)
-        previous_state = bucket.state
-    return kept
