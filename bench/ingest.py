@@ -1,24 +1,32 @@
-"""OTLP/HTTP ingest benchmark: protobuf requests into a real ``logs-mcp serve`` on embedded chDB.
+"""OTLP/HTTP ingest benchmark: protobuf requests into a real ``logs-mcp serve`` on embedded chDB, by
+the native path (ClickHouse maps the request) and by the Python path (``LogIngest.to_columns``).
 
     .venv/bin/python bench/ingest.py [--records 1000000] [--batch 5000] [--clients 2]
 
-1. Starts ``logs-mcp serve --no-demo`` as a subprocess on a fresh data directory and creates a project
-   with the CLI.
-2. Pre-encodes a few distinct ExportLogsServiceRequests (client encoding is not timed) and posts them
-   from ``--clients`` threads until ``--records`` records are stored; every answer must be 200, which
-   the server sends only once the rows are stored. Prints records/s end to end and the server's peak
-   RSS (VmHWM from /proc, so the figure is the server process alone).
-3. Restarts ``logs-mcp serve`` on the now populated data directory and times it until ``/healthz``
-   answers (time-to-ready), a few times.
-4. Opens the same store in this process, checks that every record is there, and times the engine's own
-   columnar insert (``LogStore.insert_columns``) of the same rows, pre-built, from as many threads:
-   the ceiling that end-to-end ingest is compared with.
+1. For each path, on a fresh data directory with a project made by the CLI: starts a server as a
+   subprocess (the native path is ``logs-mcp serve --no-demo`` itself; the Python path is the same
+   services and app started by this script with ``--serve-python-path``, as ``serve`` does, with
+   ``LogIngest(native_protobuf=False)``), then posts pre-encoded ExportLogsServiceRequests (client
+   encoding is not timed) from ``--clients`` threads until ``--records`` records are stored. Every
+   answer must be 200, which the server sends only once the rows are stored. Prints records/s end to
+   end and the server's peak RSS (VmHWM from /proc: the server process alone).
+2. Restarts ``logs-mcp serve`` on the native data directory and times it until ``/healthz`` answers
+   (time-to-ready), a few times.
+3. Opens the native store in this process, checks that every record of both runs is there, and times
+   the engine's own columnar insert (``LogStore.insert_columns``) of the same rows, pre-built, from as
+   many threads: the ceiling end-to-end ingest is compared with. Then the share of the attribute
+   rollup views in insert time: the columnar insert and the native insert (``otlp_native``, in
+   process) into the logs table and into a copy of it without the views.
+
+The machine's load average is printed at the start and the end: on a shared machine the figures move
+with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import statistics
@@ -38,12 +46,16 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from logs_mcp.app import build_services
+from logs_mcp.app import build_asgi_app, build_services
 from logs_mcp.config import Settings
+from logs_mcp.logs.ingest import LogIngest
+from logs_mcp.store import otlp_native
+from logs_mcp.store.log_schema import LOGS_TABLE
 
 LOGS_MCP = str(Path(sys.executable).with_name("logs-mcp"))
 DISTINCT_REQUESTS = 8
 READY_TIMEOUT_SECONDS = 60.0
+DAY_NS = 24 * 3600 * 10**9
 SERVICES = ("checkout", "payments", "search", "frontend", "inventory")
 ROUTES = ("/api/cart", "/api/pay", "/api/search", "/", "/api/items/{id}")
 LEVELS = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
@@ -113,16 +125,16 @@ class Server:
             self.process.wait()
 
 
-def start_server(data_dir: Path, log_path: Path) -> Server:
+def start_server(data_dir: Path, log_path: Path, path: str = "native") -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
+    if path == "native":
+        command = [LOGS_MCP, "serve", "--data-dir", str(data_dir), "--port", str(port), "--no-demo"]
+    else:
+        command = [sys.executable, __file__, "--serve-python-path", str(data_dir), "--port", str(port)]
     with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [LOGS_MCP, "serve", "--data-dir", str(data_dir), "--port", str(port), "--no-demo"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     while time.perf_counter() - started < READY_TIMEOUT_SECONDS:
         if process.poll() is not None:
             sys.exit(f"logs-mcp serve exited with {process.returncode}; see {log_path}")
@@ -187,6 +199,24 @@ def post_all(url: str, token: str, payloads: Sequence[bytes], requests: int, cli
     return run_concurrently(requests, clients, post)
 
 
+def serve_python_path(data_dir: Path, port: int) -> None:
+    """``logs-mcp serve --no-demo`` with the Python ingest path: the same services and app."""
+    import uvicorn
+
+    settings = Settings(data_dir=data_dir, port=port)
+    services = build_services(settings, owner={"url": settings.base_url})
+    services.ingest = LogIngest(services.log_store, settings.max_request_bytes, native_protobuf=False)
+    try:
+        app = build_asgi_app(services, alert_workers=settings.check_loop_enabled)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        services.close()
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,12 +225,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="records per request")
     parser.add_argument("--clients", type=int, default=2, help="concurrent client threads")
     parser.add_argument("--restarts", type=int, default=3, help="time-to-ready samples")
+    parser.add_argument("--serve-python-path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_python_path:
+        serve_python_path(args.serve_python_path, args.port)
+        return
     requests = args.records // args.batch
     records = requests * args.batch
 
     work_dir = Path(tempfile.mkdtemp(prefix="logs-mcp-bench-"))
-    data_dir, log_path = work_dir / "data", work_dir / "server.log"
     now_ns = time.time_ns()
     payloads = [
         build_request(variant, args.batch, now_ns).SerializeToString() for variant in range(DISTINCT_REQUESTS)
@@ -209,15 +243,23 @@ def main() -> None:
         f"{records:,} records in {requests} requests of {args.batch:,} "
         f"({len(payloads[0]) / 1e6:.2f} MB each), {args.clients} client threads; data in {work_dir}"
     )
+    print(f"load average (1, 5, 15 min) at the start: {load_average()} on {os.cpu_count()} cores")
 
-    project_id, token = create_project(data_dir)
-    server = start_server(data_dir, log_path)
-    seconds = post_all(server.url, token, payloads, requests, args.clients)
-    peak_rss = server.peak_rss_mib()
-    server.stop()
-    end_to_end = records / seconds
-    print(f"end to end (OTLP/HTTP protobuf → chDB): {end_to_end:,.0f} records/s ({seconds:.2f} s)")
-    print(f"server peak RSS (VmHWM of the logs-mcp serve process): {peak_rss:,.0f} MiB")
+    rates, projects = {}, {}
+    for path in ("native", "python"):
+        data_dir, log_path = work_dir / path, work_dir / f"server-{path}.log"
+        projects[path], token = create_project(data_dir)
+        server = start_server(data_dir, log_path, path)
+        seconds = post_all(server.url, token, payloads, requests, args.clients)
+        peak_rss = server.peak_rss_mib()
+        server.stop()
+        rates[path] = records / seconds
+        print(
+            f"end to end, {path} path (OTLP/HTTP protobuf → chDB): {rates[path]:,.0f} records/s "
+            f"({seconds:.2f} s); server peak RSS (VmHWM) {peak_rss:,.0f} MiB"
+        )
+    print(f"native / Python path: {rates['native'] / rates['python']:.2f}")
+    data_dir, log_path = work_dir / "native", work_dir / "server-native.log"
 
     ready = []
     for _ in range(args.restarts):
@@ -229,15 +271,25 @@ def main() -> None:
         f"median {statistics.median(ready):.2f} s, samples {', '.join(f'{s:.2f}' for s in ready)}"
     )
 
-    engine = engine_insert_rate(data_dir, project_id, payloads, requests, records, args.clients, now_ns)
+    engine = engine_insert_rates(
+        data_dir, projects["native"], payloads, requests, records, args.clients, now_ns
+    )
     print(
         f"engine columnar insert (LogStore.insert_columns, pre-built columns, {args.clients} threads): "
-        f"{engine:,.0f} records/s"
+        f"{engine['columnar']:,.0f} records/s"
     )
-    print(f"end to end / engine insert: {end_to_end / engine:.2f}")
+    for path in ("native", "python"):
+        print(f"end to end / engine insert, {path} path: {rates[path] / engine['columnar']:.2f}")
+    for insert in ("columnar", "native"):
+        share = 1 - engine[insert] / engine[f"{insert} without rollups"]
+        print(
+            f"{insert} insert with the attribute rollup views {engine[insert]:,.0f} records/s, without "
+            f"{engine[f'{insert} without rollups']:,.0f} records/s: the views take {share:.0%} of its time"
+        )
+    print(f"load average at the end: {load_average()}")
 
 
-def engine_insert_rate(
+def engine_insert_rates(
     data_dir: Path,
     project_id: int,
     payloads: Sequence[bytes],
@@ -245,9 +297,11 @@ def engine_insert_rate(
     records: int,
     clients: int,
     now_ns: int,
-) -> float:
-    """Checks the served rows are all stored, then inserts the same rows again (under another project
-    id) straight through LogStore.insert_columns, columns built beforehand."""
+) -> dict[str, float]:
+    """Checks the served rows are all stored, then inserts the same rows again (under other project
+    ids): as pre-built columns through LogStore.insert_columns, and as request bytes through the native
+    view (in process, so without HTTP), each into the logs table and into a copy of it without the
+    attribute rollup views."""
     services = build_services(Settings(data_dir=data_dir, port=0))
     try:
         store = services.log_store
@@ -261,12 +315,29 @@ def engine_insert_rate(
             ingest.to_columns(project_id + 1, ingest.decode(payload, "application/x-protobuf", None), now_ns)
             for payload in payloads
         ]
-        seconds = run_concurrently(
-            requests,
-            clients,
-            lambda index: store.insert_columns(store.logs_table, columns[index % len(columns)]),
-        )
-        return records / seconds
+        bare, staging = f"{LOGS_TABLE}_without_rollups", "otlp_logs_ingest_without_rollups"
+        store.command(f"CREATE TABLE IF NOT EXISTS {store.target.table(bare)} AS {store.logs_table}")
+        for statement in otlp_native.native_ingest_statements(store.target, staging, bare):
+            store.command(statement)
+
+        def columnar(table: str) -> Callable[[int], None]:
+            return lambda index: store.insert_columns(table, columns[index % len(columns)])
+
+        def native(staging: str) -> Callable[[int], None]:
+            def insert(index: int) -> None:
+                payload = payloads[index % len(payloads)]
+                if not otlp_native.insert_request(store, payload, project_id + 2, now_ns, DAY_NS, staging):
+                    sys.exit("the native view refused a bench request")
+
+            return insert
+
+        work = {
+            "columnar": columnar(store.logs_table),
+            "columnar without rollups": columnar(store.target.table(bare)),
+            "native": native(otlp_native.STAGING_TABLE),
+            "native without rollups": native(staging),
+        }
+        return {name: records / run_concurrently(requests, clients, insert) for name, insert in work.items()}
     finally:
         services.close()
 

@@ -25,6 +25,7 @@ from test_ingest_otlp import HOUR_NS, ROW_FIELDS, any_value, key_values, request
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.services import Services
 from logs_mcp.store import otlp_native
+from logs_mcp.store.log_schema import ATTRIBUTES_TABLE
 
 SKEW_NS = 24 * HOUR_NS
 # Now, for both paths: rows far older than the store's retention would be dropped as they are stored.
@@ -56,7 +57,9 @@ def ingest_both(services: Services, request: ExportLogsServiceRequest, *, native
     if not native:
         assert rows_in(services, native_project) == []  # refused whole
         # What LogIngest does with it: the view refuses, the Python path stores.
-        LogIngest(store, 4 << 20, clock=lambda: NOW_NS).ingest(native_project, raw, "application/x-protobuf")
+        LogIngest(store, 4 << 20, native_min_records=0, clock=lambda: NOW_NS).ingest(
+            native_project, raw, "application/x-protobuf"
+        )
     LogIngest(store, 4 << 20, native_protobuf=False, clock=lambda: NOW_NS).ingest(
         python_project, raw, "application/x-protobuf"
     )
@@ -66,6 +69,39 @@ def ingest_both(services: Services, request: ExportLogsServiceRequest, *, native
     for native_row, python_row in zip(native_rows, python_rows, strict=True):
         for name, native_value, python_value in zip(ROW_FIELDS, native_row, python_row, strict=True):
             assert native_value == python_value, name
+    assert rollup_of(services, native_project) == rollup_of(services, python_project)
+
+
+def rollup_of(services: Services, project_id: int) -> list[tuple[Any, ...]]:
+    """The attribute rollup rows of a project: the logs table's views run for both paths' inserts."""
+    table = services.log_store.target.table(ATTRIBUTES_TABLE)
+    return services.log_store.query(
+        "SELECT attribute_type, attribute_key, time_bucket, attribute_value, service_name, severity_text, "
+        f"sum(attribute_count) FROM {table} WHERE project_id = {{project_id:UInt64}} "
+        "GROUP BY ALL ORDER BY ALL",
+        {"project_id": project_id},
+    ).rows
+
+
+def test_small_requests_take_the_python_path(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below ``native_min_records`` the view's fixed cost outweighs what it saves: it is not asked."""
+    sizes: list[int] = []
+    real_insert = otlp_native.insert_request
+
+    def counted_insert(store: Any, request: bytes, *args: Any) -> bool:
+        sizes.append(
+            len(ExportLogsServiceRequest.FromString(request).resource_logs[0].scope_logs[0].log_records)
+        )
+        return real_insert(store, request, *args)
+
+    monkeypatch.setattr(otlp_native, "insert_request", counted_insert)
+    project = next(project_ids)
+    ingest = LogIngest(services.log_store, 4 << 20, native_min_records=2, clock=lambda: NOW_NS)
+    ingest.ingest(project, request_of(LogRecord(body=any_value("one"))).SerializeToString())
+    ingest.ingest(project, request_of(*[LogRecord(body=any_value("two"))] * 2).SerializeToString())
+
+    assert sizes == [2]
+    assert len(rows_in(services, project)) == 3
 
 
 def one(record: LogRecord, **request: Any) -> ExportLogsServiceRequest:

@@ -1,9 +1,9 @@
 """OTLP/HTTP log ingestion: decode an ExportLogsServiceRequest (protobuf or JSON, gzip or not) and store
 its records in one insert, mapped as ``logs-query.md`` §1.4 says.
 
-Two paths, one mapping. Protobuf requests may go to ClickHouse as they are, for a materialized view to
-map (``store/otlp_native.py``: no Python loop over the records); JSON requests, and the rare protobuf
-ones the view cannot map exactly, are mapped here (``to_columns``) and inserted as columns. This Python
+Two paths, one mapping. Large protobuf requests go to ClickHouse as they are, for a materialized view
+to map (``store/otlp_native.py``: no Python loop over the records); JSON requests, small ones, and the
+rare ones the view cannot map exactly are mapped here (``to_columns``) and inserted as columns. This Python
 mapping is the reference the native one is tested against, field by field."""
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ NO_TRACE = bytes(16)
 NO_SPAN = bytes(8)
 NANOS_PER_MICRO = 1000
 NANOS_PER_HOUR = 3600 * 10**9
+# The native path costs ClickHouse ~0.1 s of query analysis per insert and little per record, the Python
+# path ~0.035 ms per record: below this many records a request is cheaper in Python (docs/benchmarks.md).
+NATIVE_MIN_RECORDS = 4_000
 
 COLUMNS = (
     "project_id",
@@ -134,6 +137,7 @@ class LogIngest:
         max_request_bytes: int,
         max_timestamp_skew_hours: float = 24,
         native_protobuf: bool = True,
+        native_min_records: int = NATIVE_MIN_RECORDS,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._store = store
@@ -141,6 +145,7 @@ class LogIngest:
         self._max_bytes = max_request_bytes
         self._max_skew_nanos = int(max_timestamp_skew_hours * NANOS_PER_HOUR)
         self._native_protobuf = native_protobuf
+        self._native_min_records = native_min_records
 
     def ingest(
         self,
@@ -160,7 +165,7 @@ class LogIngest:
         if not count:
             return 0
         now_ns = self._clock()
-        native = not is_json and self._native_protobuf
+        native = not is_json and self._native_protobuf and count >= self._native_min_records
         if native and otlp_native.insert_request(self._store, raw, project_id, now_ns, self._max_skew_nanos):
             return count
         self._store.insert_columns(self._store.logs_table, self.to_columns(project_id, request, now_ns))
