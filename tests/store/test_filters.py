@@ -651,16 +651,21 @@ def sql_of(**fields: Any) -> str:
             {"value": ["a", "b"], "operator": "is_not"},
             "(NOT (attributes[{p0:String}] IN ({p1:String}, {p2:String})))",
         ),
-        ({"value": 200}, "ifNull((toFloat64OrNull(attributes[{p0:String}]) = {p1:Float64}), 0)"),
+        (
+            {"value": 200},
+            "(mapContains(attributes, {p0:String}) "
+            "AND ifNull((toFloat64OrNull(attributes[{p0:String}]) = {p1:Float64}), 0))",
+        ),
         (
             {"value": ["1", "2"], "operator": "gt"},
-            "ifNull(((toFloat64OrNull(attributes[{p0:String}]) > {p1:Float64}) "
-            "OR (toFloat64OrNull(attributes[{p0:String}]) > {p2:Float64})), 0)",
+            "(mapContains(attributes, {p0:String}) "
+            "AND ifNull(((toFloat64OrNull(attributes[{p0:String}]) > {p1:Float64}) "
+            "OR (toFloat64OrNull(attributes[{p0:String}]) > {p2:Float64})), 0))",
         ),
         (
             {"value": [1, 5], "operator": "not_between"},
-            "(NOT ifNull((toFloat64OrNull(attributes[{p0:String}]) "
-            "BETWEEN {p1:Float64} AND {p2:Float64}), 0))",
+            "(NOT (mapContains(attributes, {p0:String}) "
+            "AND ifNull((toFloat64OrNull(attributes[{p0:String}]) BETWEEN {p1:Float64} AND {p2:Float64}), 0)))",
         ),
         ({"value": "b", "operator": "lte"}, "(attributes[{p0:String}] <= {p1:String})"),
         ({"operator": "is_set", "value": None}, "mapContains(attributes, {p0:String})"),

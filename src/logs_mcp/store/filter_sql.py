@@ -165,10 +165,15 @@ def _map_name(leaf: FilterLeaf) -> str:
 
 
 def _number_sql(leaf: FilterLeaf, params: Parameters) -> str:
-    """Numbers compare with the attribute text as Float64; text that is no number never matches."""
-    target = f"toFloat64OrNull(attributes[{params(leaf.key, 'String')}])"
+    """Numbers compare with the attribute text as Float64; text that is no number never matches.
+
+    A missing key reads as '' (no number), so ``mapContains`` changes no answer, negated or not; it
+    lets the key bloom filter skip granules without the key, which the cast hides from any index.
+    """
+    key = params(leaf.key, "String")
     numbers = [params(float(text), "Float64") for text in leaf.values]
-    return f"ifNull({_compare(target, leaf.positive, numbers)}, 0)"
+    comparison = _compare(f"toFloat64OrNull(attributes[{key}])", leaf.positive, numbers)
+    return f"(mapContains(attributes, {key}) AND ifNull({comparison}, 0))"
 
 
 def _text_sql(leaf: FilterLeaf, params: Parameters) -> str:
