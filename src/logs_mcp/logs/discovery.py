@@ -30,7 +30,6 @@ GROUP BY makes a bulk insert about 2× slower (measure OTLP-sized batches with b
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,33 +94,20 @@ class Discovery:
         of the top 25 services."""
         time_from, time_to = window(request, "query.")
         scope = LogScope(project_id, request, time_from, time_to)
-        search = request.service_name_search
-        rows = discovery_sql.service_totals(self._store, scope, search, SERVICES_LIMIT)
+        seconds = pick_interval(time_to - time_from, SPARKLINE_BUCKETS)
+        rows = discovery_sql.service_volumes(
+            self._store, scope, request.service_name_search, seconds=seconds, limit=SERVICES_LIMIT
+        )
         stats = [_service_stats(row) for row in rows]
-        top_names = [row["service_name"] for row in rows[:SPARKLINE_SERVICES]]
         return ServicesResponse(
             services=stats,
-            sparkline=self._service_sparkline(scope, search, top_names),
+            sparkline=_service_sparkline(rows[:SPARKLINE_SERVICES]),
             total_services=rows[0]["total_services"] if rows else 0,
             summary=ServicesSummary(
                 top_services_count=min(TOP_SERVICES, len(stats)),
                 top_services_volume_share_pct=round(sum(s.volume_share_pct for s in stats[:TOP_SERVICES]), 2),
             ),
         )
-
-    def _service_sparkline(
-        self, scope: LogScope, search: str | None, services: Sequence[str]
-    ) -> list[ServiceSparklinePoint]:
-        if not services:
-            return []
-        seconds = pick_interval(scope.time_to - scope.time_from, SPARKLINE_BUCKETS)
-        buckets = discovery_sql.service_buckets(
-            self._store, scope, search, services=services, seconds=seconds, limit=SPARKLINE_ROWS
-        )
-        return [
-            ServiceSparklinePoint(time=utc(time), service_name=name or NO_SERVICE, count=count)
-            for time, name, count in buckets
-        ]
 
     # --- attribute keys ----------------------------------------------------------------------------
 
@@ -169,6 +155,15 @@ def _item(attribute_type: AttributeType, key: str, value: str | None = None) -> 
         matchedOn="key" if value is None else "value",
         matchedValue=value,
     )
+
+
+def _service_sparkline(rows: list[dict[str, Any]]) -> list[ServiceSparklinePoint]:
+    """The buckets of these services by time, then service name; at most ``SPARKLINE_ROWS``."""
+    buckets = sorted((time, row["service_name"], count) for row in rows for time, count in row["buckets"])
+    return [
+        ServiceSparklinePoint(time=utc(time), service_name=name or NO_SERVICE, count=count)
+        for time, name, count in buckets[:SPARKLINE_ROWS]
+    ]
 
 
 def _service_stats(row: dict[str, Any]) -> ServiceStats:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
@@ -22,14 +21,12 @@ from logs_mcp.store.filter_sql import (
     SqlFragment,
     group_sql,
     like_substring,
+    on_summary_columns,
 )
-from logs_mcp.store.filters import LOG_COLUMNS, LogFilters
-from logs_mcp.store.log_queries import bucket_sql
+from logs_mcp.store.log_queries import bucket_sql, counting_parts, union_all, union_params
 from logs_mcp.store.log_schema import ATTRIBUTE_BUCKET_SECONDS, ATTRIBUTE_KEYS_TABLE, ATTRIBUTES_TABLE
 
 AttributeType = Literal["log", "resource"]
-# Columns every rollup row carries, so filters on them can be answered from the rollups.
-ROLLUP_COLUMNS = frozenset({"service_name", "severity_text"})
 MAP_COLUMNS: dict[AttributeType, str] = {"log": "attributes", "resource": "resource_attributes"}
 
 
@@ -47,51 +44,48 @@ class _Source:
 # --- services --------------------------------------------------------------------------------------
 
 
-def service_totals(
-    store: LogStore, scope: LogScope, name_search: str | None, limit: int
+def service_volumes(
+    store: LogStore, scope: LogScope, name_search: str | None, *, seconds: int, limit: int
 ) -> list[dict[str, Any]]:
     """Per service: ``log_count``, ``error_count`` (error, fatal), ``debug_count`` (trace, debug),
-    ``info_count``, ``warn_count``, plus ``total_services`` and ``total_logs`` over all services; the
-    largest ``limit`` services, then by name."""
-    where = _services_where(scope, name_search)
+    ``info_count``, ``warn_count``, ``buckets`` ((``seconds``-wide bucket start, rows) of its non-empty
+    buckets, unordered), plus ``total_services`` and ``total_logs`` over all services; the largest
+    ``limit`` services, then by name.
+
+    One pass over the window, counted per (service, severity, bucket) so that the per-minute counts
+    projection can answer it (see :func:`~logs_mcp.store.log_queries.counting_parts`); the totals are
+    sums of the buckets.
+    """
+    parts = []
+    for condition, moment in counting_parts(scope, seconds):
+        where = _with_search(condition, name_search)
+        parts.append(
+            SqlFragment(
+                f"SELECT service_name, severity_text, {bucket_sql(seconds, moment)} AS bucket, "
+                f"count() AS n FROM {store.logs_table} WHERE {where.sql} "
+                "GROUP BY service_name, severity_text, bucket",
+                where.params,
+            )
+        )
     result = store.query(
-        "SELECT service_name, log_count, error_count, debug_count, info_count, warn_count, "
-        "count() OVER () AS total_services, sum(log_count) OVER () AS total_logs FROM ("
-        "SELECT service_name, count() AS log_count, "
-        "countIf(severity_text IN ('error', 'fatal')) AS error_count, "
-        "countIf(severity_text IN ('trace', 'debug')) AS debug_count, "
-        "countIf(severity_text = 'info') AS info_count, "
-        "countIf(severity_text = 'warn') AS warn_count "
-        f"FROM {store.logs_table} WHERE {where.sql} GROUP BY service_name) "
+        "SELECT *, count() OVER () AS total_services, sum(log_count) OVER () AS total_logs FROM ("
+        "SELECT service_name, sum(rows) AS log_count, sum(errors) AS error_count, "
+        "sum(debugs) AS debug_count, sum(infos) AS info_count, sum(warns) AS warn_count, "
+        "groupArray((bucket, rows)) AS buckets FROM ("
+        "SELECT service_name, bucket, sum(n) AS rows, "
+        "sumIf(n, severity_text IN ('error', 'fatal')) AS errors, "
+        "sumIf(n, severity_text IN ('trace', 'debug')) AS debugs, "
+        "sumIf(n, severity_text = 'info') AS infos, "
+        "sumIf(n, severity_text = 'warn') AS warns "
+        f"FROM ({union_all(parts)}) GROUP BY service_name, bucket) "
+        "GROUP BY service_name) "
         f"ORDER BY log_count DESC, service_name LIMIT {int(limit)}",
-        where.params,
+        union_params(parts),
     )
     return result.dicts()
 
 
-def service_buckets(
-    store: LogStore,
-    scope: LogScope,
-    name_search: str | None,
-    *,
-    services: Sequence[str],
-    seconds: int,
-    limit: int,
-) -> list[tuple[datetime, str, int]]:
-    """(bucket start, service, rows) for ``services``, by time then service; empty buckets absent."""
-    only = SqlFragment("service_name IN {sparkline_services:Array(String)}", {"sparkline_services": services})
-    where = _services_where(scope, name_search).and_(only)
-    result = store.query(
-        f"SELECT {bucket_sql(seconds)} AS time, service_name, "
-        f"count() AS count FROM {store.logs_table} WHERE {where.sql} "
-        f"GROUP BY time, service_name ORDER BY time, service_name LIMIT {int(limit)}",
-        where.params,
-    )
-    return [(time, name, count) for time, name, count in result.rows]
-
-
-def _services_where(scope: LogScope, name_search: str | None) -> SqlFragment:
-    where = scope.where()
+def _with_search(where: SqlFragment, name_search: str | None) -> SqlFragment:
     if not name_search:
         return where
     pattern = like_substring(name_search)
@@ -179,7 +173,7 @@ def _source(
     keys_only: bool,
     key: str | None = None,
 ) -> _Source:
-    if rollup_answers(scope.filters):
+    if on_summary_columns(scope.filters):
         table = store.target.table(ATTRIBUTE_KEYS_TABLE if keys_only else ATTRIBUTES_TABLE)
         return _rollup_source(table, scope, attribute_type, key)
     return _direct_source(store.logs_table, scope, attribute_type, keys_only=keys_only, key=key)
@@ -225,15 +219,3 @@ def _direct_source(
     # ARRAY JOIN over the map's subcolumns: reading only the keys is 5× faster than mapKeys().
     joined = f"{column}.keys AS key" if keys_only else f"{column}.keys AS key, {column}.values AS value"
     return _Source(f"{logs} ARRAY JOIN {joined}", "key", "value", "count()", where)
-
-
-def rollup_answers(filters: LogFilters) -> bool:
-    """Whether every filter is on a column the rollups carry (service, severity)."""
-    return (
-        not filters.search_term
-        and filters.resource_fingerprint is None
-        and all(
-            leaf.type == "log" and LOG_COLUMNS[leaf.key].name in ROLLUP_COLUMNS
-            for leaf in filters.filter_group.leaves()
-        )
-    )

@@ -22,6 +22,7 @@ from logs_mcp.store.filters import (
 )
 
 TIMESTAMP_TYPE = "DateTime64(6, 'UTC')"
+MINUTE_SQL = "toStartOfMinute(timestamp)"
 
 
 def order_by_sql(order: LogOrder) -> str:
@@ -66,18 +67,29 @@ def cursor_predicate(order: LogOrder, cursor: Cursor, prefix: str = "cursor") ->
 
 
 def build_where(
-    project_id: int, filters: LogFilters, time_from: datetime, time_to: datetime, *, prefix: str = "p"
+    project_id: int,
+    filters: LogFilters,
+    time_from: datetime,
+    time_to: datetime,
+    *,
+    prefix: str = "p",
+    by_minute: bool = False,
 ) -> SqlFragment:
     """The condition (no ``WHERE``) selecting the rows of one project in ``[from, to)`` that match.
 
-    ``prefix`` names the parameters, so several conditions can share one statement.
+    ``prefix`` names the parameters, so several conditions can share one statement. ``by_minute``
+    bounds ``toStartOfMinute(timestamp)`` instead (the same rows when both bounds are whole minutes),
+    which the per-minute counts projection of the logs table can answer; ``timestamp`` it cannot.
     """
+    if by_minute and (time_from.second or time_from.microsecond or time_to.second or time_to.microsecond):
+        raise ValueError("by_minute needs whole-minute bounds")
     params = Parameters(prefix)
     stamp = TIMESTAMP_TYPE
+    moment = MINUTE_SQL if by_minute else "timestamp"
     parts = [
         f"project_id = {params(project_id, 'UInt64')}",
-        f"timestamp >= {params(time_from, stamp)}",
-        f"timestamp < {params(time_to, stamp)}",
+        f"{moment} >= {params(time_from, stamp)}",
+        f"{moment} < {params(time_to, stamp)}",
     ]
     if filters.severity_levels:
         parts.append(_in("severity_text", filters.severity_levels, params))
@@ -91,6 +103,22 @@ def build_where(
     if group is not None:
         parts.append(group)
     return SqlFragment(" AND ".join(parts), params.values)
+
+
+# The columns besides the time that the attribute rollups and the per-minute counts projection carry.
+SUMMARY_COLUMNS = frozenset({"service_name", "severity_text"})
+
+
+def on_summary_columns(filters: LogFilters) -> bool:
+    """Whether every filter is on the service or the severity (or there is none)."""
+    return (
+        not filters.search_term
+        and filters.resource_fingerprint is None
+        and all(
+            leaf.type == "log" and LOG_COLUMNS[leaf.key].name in SUMMARY_COLUMNS
+            for leaf in filters.filter_group.leaves()
+        )
+    )
 
 
 @dataclass(frozen=True)
