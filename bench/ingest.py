@@ -4,15 +4,16 @@ the native path (ClickHouse maps the request) and by the Python path (``LogInges
     .venv/bin/python bench/ingest.py [--records 1000000] [--batch 5000] [--clients 2]
 
 1. For each path, on a fresh data directory with a project made by the CLI: starts a server as a
-   subprocess (the native path is ``logs-mcp serve --no-demo`` itself; the Python path is the same
-   services and app started by this script with ``--serve-python-path``, as ``serve`` does, with
-   ``LogIngest(native_protobuf=False)``), then posts pre-encoded ExportLogsServiceRequests (client
-   encoding is not timed) from ``--clients`` threads until ``--records`` records are stored. Every
-   answer must be 200, which the server sends only once the rows are stored. Prints records/s end to
-   end and the server's peak RSS (VmHWM from /proc: the server process alone).
-2. Restarts ``logs-mcp serve`` on the native data directory and times it until ``/healthz`` answers
+   subprocess (``logs-mcp serve --no-demo`` itself, which takes the native path from
+   ``NATIVE_MIN_RECORDS`` records a request; and the same services and app started by this script
+   with ``--serve-path native|python``, as ``serve`` does, with ``LogIngest`` forced to one path), then
+   posts pre-encoded ExportLogsServiceRequests (client encoding is not timed) from ``--clients``
+   threads until ``--records`` records are stored. Every answer must be 200, which the server sends
+   only once the rows are stored. Prints records/s end to end and the server's peak RSS (VmHWM from
+   /proc: the server process alone).
+2. Restarts ``logs-mcp serve`` on its data directory and times it until ``/healthz`` answers
    (time-to-ready), a few times.
-3. Opens the native store in this process, checks that every record of both runs is there, and times
+3. Opens that store in this process, checks that every record is there, and times
    the engine's own columnar insert (``LogStore.insert_columns``) of the same rows, pre-built, from as
    many threads: the ceiling end-to-end ingest is compared with. Then the share of the attribute
    rollup views in insert time: the columnar insert and the native insert (``otlp_native``, in
@@ -56,6 +57,7 @@ LOGS_MCP = str(Path(sys.executable).with_name("logs-mcp"))
 DISTINCT_REQUESTS = 8
 READY_TIMEOUT_SECONDS = 60.0
 DAY_NS = 24 * 3600 * 10**9
+SERVE = "logs-mcp serve"
 SERVICES = ("checkout", "payments", "search", "frontend", "inventory")
 ROUTES = ("/api/cart", "/api/pay", "/api/search", "/", "/api/items/{id}")
 LEVELS = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
@@ -125,14 +127,14 @@ class Server:
             self.process.wait()
 
 
-def start_server(data_dir: Path, log_path: Path, path: str = "native") -> Server:
+def start_server(data_dir: Path, log_path: Path, path: str = SERVE) -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    if path == "native":
+    if path == SERVE:
         command = [LOGS_MCP, "serve", "--data-dir", str(data_dir), "--port", str(port), "--no-demo"]
     else:
-        command = [sys.executable, __file__, "--serve-python-path", str(data_dir), "--port", str(port)]
+        command = [sys.executable, __file__, "--serve-path", path, str(data_dir), "--port", str(port)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     while time.perf_counter() - started < READY_TIMEOUT_SECONDS:
@@ -199,13 +201,16 @@ def post_all(url: str, token: str, payloads: Sequence[bytes], requests: int, cli
     return run_concurrently(requests, clients, post)
 
 
-def serve_python_path(data_dir: Path, port: int) -> None:
-    """``logs-mcp serve --no-demo`` with the Python ingest path: the same services and app."""
+def serve_path(path: str, data_dir: Path, port: int) -> None:
+    """``logs-mcp serve --no-demo`` with ingest forced to one path: the same services and app."""
     import uvicorn
 
     settings = Settings(data_dir=data_dir, port=port)
     services = build_services(settings, owner={"url": settings.base_url})
-    services.ingest = LogIngest(services.log_store, settings.max_request_bytes, native_protobuf=False)
+    native = path == "native"
+    services.ingest = LogIngest(
+        services.log_store, settings.max_request_bytes, native_protobuf=native, native_min_records=0
+    )
     try:
         app = build_asgi_app(services, alert_workers=settings.check_loop_enabled)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
@@ -225,11 +230,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="records per request")
     parser.add_argument("--clients", type=int, default=2, help="concurrent client threads")
     parser.add_argument("--restarts", type=int, default=3, help="time-to-ready samples")
-    parser.add_argument("--serve-python-path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-path", nargs=2, metavar=("PATH", "DATA_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_python_path:
-        serve_python_path(args.serve_python_path, args.port)
+    if args.serve_path:
+        serve_path(args.serve_path[0], Path(args.serve_path[1]), args.port)
         return
     requests = args.records // args.batch
     records = requests * args.batch
@@ -246,8 +251,9 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the start: {load_average()} on {os.cpu_count()} cores")
 
     rates, projects = {}, {}
-    for path in ("native", "python"):
-        data_dir, log_path = work_dir / path, work_dir / f"server-{path}.log"
+    for path in (SERVE, "native", "python"):
+        slug = path.replace(" ", "-")
+        data_dir, log_path = work_dir / slug, work_dir / f"server-{slug}.log"
         projects[path], token = create_project(data_dir)
         server = start_server(data_dir, log_path, path)
         seconds = post_all(server.url, token, payloads, requests, args.clients)
@@ -255,11 +261,11 @@ def main() -> None:
         server.stop()
         rates[path] = records / seconds
         print(
-            f"end to end, {path} path (OTLP/HTTP protobuf → chDB): {rates[path]:,.0f} records/s "
+            f"end to end, {path} (OTLP/HTTP protobuf → chDB): {rates[path]:,.0f} records/s "
             f"({seconds:.2f} s); server peak RSS (VmHWM) {peak_rss:,.0f} MiB"
         )
-    print(f"native / Python path: {rates['native'] / rates['python']:.2f}")
-    data_dir, log_path = work_dir / "native", work_dir / "server-native.log"
+    print(f"native / python: {rates['native'] / rates['python']:.2f}")
+    data_dir, log_path = work_dir / "logs-mcp-serve", work_dir / "server-logs-mcp-serve.log"
 
     ready = []
     for _ in range(args.restarts):
@@ -271,15 +277,13 @@ def main() -> None:
         f"median {statistics.median(ready):.2f} s, samples {', '.join(f'{s:.2f}' for s in ready)}"
     )
 
-    engine = engine_insert_rates(
-        data_dir, projects["native"], payloads, requests, records, args.clients, now_ns
-    )
+    engine = engine_insert_rates(data_dir, projects[SERVE], payloads, requests, records, args.clients, now_ns)
     print(
         f"engine columnar insert (LogStore.insert_columns, pre-built columns, {args.clients} threads): "
         f"{engine['columnar']:,.0f} records/s"
     )
-    for path in ("native", "python"):
-        print(f"end to end / engine insert, {path} path: {rates[path] / engine['columnar']:.2f}")
+    for path in (SERVE, "native", "python"):
+        print(f"end to end / engine insert, {path}: {rates[path] / engine['columnar']:.2f}")
     for insert in ("columnar", "native"):
         share = 1 - engine[insert] / engine[f"{insert} without rollups"]
         print(

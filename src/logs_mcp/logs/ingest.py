@@ -35,8 +35,9 @@ NO_SPAN = bytes(8)
 NANOS_PER_MICRO = 1000
 NANOS_PER_HOUR = 3600 * 10**9
 # The native path costs ClickHouse ~0.1 s of query analysis per insert and little per record, the Python
-# path ~0.035 ms per record: below this many records a request is cheaper in Python (docs/benchmarks.md).
-NATIVE_MIN_RECORDS = 4_000
+# path ~0.035 ms per record: below this many records a request is cheaper in Python (measured crossing
+# between 5,000 and 15,000 records a request, see docs/benchmarks.md; the Collector sends 8,192).
+NATIVE_MIN_RECORDS = 8_000
 
 COLUMNS = (
     "project_id",
