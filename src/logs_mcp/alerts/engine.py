@@ -119,6 +119,9 @@ class CheckEngine:
         self._clock = clock
         self.worker = worker or worker_name()
         self._count_windows = count_windows
+        # Called (in the cycle's thread) after each batch that committed notifications, so a deliverer can
+        # send them while a long cycle goes on.
+        self.on_notifications: Callable[[], None] | None = None
 
     def run_cycle(self, stop: threading.Event | None = None) -> CycleReport:
         """Check every alert due now, a claimed batch at a time, until none is left (or ``stop`` is set)."""
@@ -163,8 +166,10 @@ class CheckEngine:
             decision = evaluate_check(status_of(alert), rule_of(alert), result, now)
             decisions[alert.id] = decision
             writes.append(self._write(alert, decision, names.get(alert.project_id, ""), now))
-        saved = engine_store.save_checks(self._state, self.worker, writes, now)
+        saved = engine_store.save_checks(self._state, self.worker, writes, now, enqueued_at=self._clock())
         committed_at = self._clock()
+        if saved.notifications and self.on_notifications is not None:
+            self.on_notifications()
         report.discarded += len(saved.discarded)
         report.notifications += saved.notifications
         slots = {alert.id: alert.next_check_at or now for alert in alerts}
@@ -222,12 +227,15 @@ class CheckEngine:
 
     def _count(self, pending: Sequence[_Pending], report: CycleReport) -> list[tuple[AlertRow, CheckResult]]:
         """Every pending alert with its M window counts or its classified failure."""
-        groups: dict[tuple[int, ...], list[_Pending]] = {}
+        # Alerts of one statement share their window shape and their slot: the statement then reads just
+        # the rows of that one look-back (an alert far behind gets a statement of its own).
+        groups: dict[tuple[tuple[int, ...], datetime], list[_Pending]] = {}
         for item in pending:
-            groups.setdefault(tuple(getattr(item.alert, name) for name in _SHAPE), []).append(item)
+            shape = tuple(getattr(item.alert, name) for name in _SHAPE)
+            groups.setdefault((shape, item.date_to), []).append(item)
         size = self._settings.check_query_batch
         results: list[tuple[AlertRow, CheckResult]] = []
-        for shape, members in groups.items():
+        for (shape, _slot), members in groups.items():
             for start in range(0, len(members), size):
                 results.extend(self._count_chunk(shape, members[start : start + size], report))
         return results
