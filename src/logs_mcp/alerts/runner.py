@@ -1,5 +1,5 @@
 """The alert workers of a logs-mcp process: the check loop (every ``check_tick_seconds``) and the outbox
-deliverer (woken by each cycle that committed notifications, else every ``delivery_poll_seconds``), run
+deliverer (woken by each check batch that commits notifications, else every ``delivery_poll_seconds``), run
 as two anyio tasks in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded store.
 
 Both do their blocking work (SQL, ClickHouse) in worker threads. On shutdown the check cycle in progress
@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 
 from logs_mcp.alerts.engine import CheckEngine, Clock, CycleReport
@@ -49,7 +50,7 @@ class AlertWorkers:
     deliverer: OutboxDeliverer
     tick_seconds: float
     poll_seconds: float
-    _wake: anyio.Event | None = None  # set by a cycle that committed notifications
+    _wake: anyio.Event | None = None  # set by each check batch that committed notifications
 
     @classmethod
     def of(cls, services: Services, deliver: DeliverOne, clock: Clock = utcnow) -> AlertWorkers:
@@ -58,7 +59,9 @@ class AlertWorkers:
         deliverer = OutboxDeliverer(
             services.state_engine, settings, deliver, clock=clock, worker=engine.worker
         )
-        return cls(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
+        workers = cls(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
+        engine.on_notifications = workers._notifications_committed
+        return workers
 
     async def run(self) -> None:
         """Run both loops until cancelled."""
@@ -77,13 +80,16 @@ class AlertWorkers:
     async def _check_loop(self, stop: threading.Event) -> None:
         while True:
             try:
-                report = await anyio.to_thread.run_sync(self.engine.run_cycle, stop)
+                await anyio.to_thread.run_sync(self.engine.run_cycle, stop)
             except Exception:  # a database outage must not stop the loop; the next tick retries
                 log.exception("alert check cycle failed")
-            else:
-                if report.notifications and self._wake is not None:
-                    self._wake.set()
             await anyio.sleep(self.tick_seconds)
+
+    def _notifications_committed(self) -> None:
+        """Wake the deliverer; runs in the check cycle's worker thread, after each batch that committed."""
+        wake = self._wake
+        if wake is not None:
+            anyio.from_thread.run_sync(wake.set)
 
     async def _delivery_loop(self) -> None:
         while True:

@@ -210,12 +210,20 @@ class SavedChecks:
     notifications: int
 
 
-def save_checks(engine: Engine, worker: str, writes: Sequence[CheckWrite], now: datetime) -> SavedChecks:
+def save_checks(
+    engine: Engine,
+    worker: str,
+    writes: Sequence[CheckWrite],
+    now: datetime,
+    *,
+    enqueued_at: datetime | None = None,
+) -> SavedChecks:
     """Commit a batch of checks in one transaction; each alert is saved only if it is still claimed by
     ``worker`` at the version it was evaluated at, else its result is discarded.
 
     The claim is released with the save. Quiet check rows beyond the newest 10 of each saved alert are
-    pruned in the same transaction.
+    pruned in the same transaction. Notifications are stamped ``enqueued_at`` (default ``now``, the
+    check's time): a long cycle commits them well after it started, and delivery latency counts from here.
     """
     alerts = AlertRow.__table__  # type: ignore[attr-defined]
     saved: list[CheckWrite] = []
@@ -237,7 +245,7 @@ def save_checks(engine: Engine, worker: str, writes: Sequence[CheckWrite], now: 
             else:
                 discarded.append(write.alert_id)
         session.add_all([write.event for write in saved])
-        notifications = _enqueue_notifications(session, saved, now)
+        notifications = _enqueue_notifications(session, saved, enqueued_at or now)
         _prune_quiet_checks(session, [write.alert_id for write in saved if _quiet(write.event)])
         session.commit()
     release_claims(engine, worker, discarded)
