@@ -256,9 +256,11 @@ def main() -> None:
         data_dir, log_path = work_dir / slug, work_dir / f"server-{slug}.log"
         projects[path], token = create_project(data_dir)
         server = start_server(data_dir, log_path, path)
-        seconds = post_all(server.url, token, payloads, requests, args.clients)
-        peak_rss = server.peak_rss_mib()
-        server.stop()
+        try:  # a refused request exits: the server must not outlive the script
+            seconds = post_all(server.url, token, payloads, requests, args.clients)
+            peak_rss = server.peak_rss_mib()
+        finally:
+            server.stop()
         rates[path] = records / seconds
         print(
             f"end to end, {path} (OTLP/HTTP protobuf → chDB): {rates[path]:,.0f} records/s "

@@ -334,10 +334,13 @@ def native_ingest_statements(target: SchemaTarget, staging: str, destination: st
 def envelope(project_id: int, now_ns: int, max_skew_ns: int) -> bytes:
     """The fields appended to a request's bytes: what the view needs besides the request. Appended
     last, they win over the same field numbers in the request."""
-    return (
-        _varint(PROJECT_FIELD << 3) + _varint(project_id)
-        + _varint(NOW_FIELD << 3 | 1) + now_ns.to_bytes(8, "little")
-        + _varint(SKEW_FIELD << 3 | 1) + max_skew_ns.to_bytes(8, "little")
+    varint_field, fixed64_field = 0, 1  # protobuf wire types
+    return b"".join(
+        (
+            _varint(PROJECT_FIELD << 3 | varint_field) + _varint(project_id),
+            _varint(NOW_FIELD << 3 | fixed64_field) + now_ns.to_bytes(8, "little"),
+            _varint(SKEW_FIELD << 3 | fixed64_field) + max_skew_ns.to_bytes(8, "little"),
+        )
     )
 
 
