@@ -665,7 +665,8 @@ def sql_of(**fields: Any) -> str:
         (
             {"value": [1, 5], "operator": "not_between"},
             "(NOT (mapContains(attributes, {p0:String}) "
-            "AND ifNull((toFloat64OrNull(attributes[{p0:String}]) BETWEEN {p1:Float64} AND {p2:Float64}), 0)))",
+            "AND ifNull((toFloat64OrNull(attributes[{p0:String}]) "
+            "BETWEEN {p1:Float64} AND {p2:Float64}), 0)))",
         ),
         ({"value": "b", "operator": "lte"}, "(attributes[{p0:String}] <= {p1:String})"),
         ({"operator": "is_set", "value": None}, "mapContains(attributes, {p0:String})"),
