@@ -53,18 +53,14 @@ def _distributed(target: SchemaTarget, name: str, sharding_key: str) -> list[str
 def create_logs_table(target: SchemaTarget) -> list[str]:
     """Version 1: the OTel-shaped logs table.
 
-    Sort key: project first (every query is project-scoped), then the hour so time ranges prune
-    granules, then service and severity (the most common filters), then the timestamp.
+    Sort key: project (every query is project-scoped), then the timestamp, so a page's time slice
+    reads only its own granules (a 3-minute slice of the 10M-row bench: 1 granule, where a key of
+    (project, hour, service, severity, timestamp) read the whole hour's 4). Service and severity
+    filters skip granules through the set indexes; counting by them is the projection's job:
+    ``p_minute_counts`` counts rows per project, service, severity and minute (about 80k rows per
+    day at the bench's 1.4M), and counts, count-ranges and services over whole minutes read it
+    instead of the rows (``log_queries.counting_parts``). See docs/benchmarks.md, "Queries".
     Attribute values are kept as text ("42", "true"); numeric comparison casts at query time.
-
-    ClickHouse does not derive a range of ``toStartOfHour(timestamp)`` from a bound on a DateTime64
-    ``timestamp``, so the key alone prunes nothing inside a project's day: the minmax index on the
-    timestamp does (a 3-minute slice of a 24 h page read 78 granules of the 10M-row bench, now 2),
-    and the set indexes let service and severity filters skip granules as the key would.
-
-    The ``p_minute_counts`` projection counts rows per project, service, severity and minute (about
-    80k rows per day at the bench's 1.4M): counts, count-ranges and services over whole minutes read
-    it instead of the rows (``log_queries.counting_parts``). See docs/benchmarks.md, "Queries".
     """
     columns = """
     project_id UInt64,
@@ -84,7 +80,6 @@ def create_logs_table(target: SchemaTarget) -> list[str]:
     instrumentation_scope LowCardinality(String),
     event_name LowCardinality(String),
     INDEX idx_body body TYPE text(tokenizer = ngrams(3), preprocessor = lower(body)),
-    INDEX idx_timestamp timestamp TYPE minmax GRANULARITY 1,
     INDEX idx_service_name service_name TYPE set(0) GRANULARITY 1,
     INDEX idx_severity_text severity_text TYPE set(0) GRANULARITY 1,
     INDEX idx_trace_id trace_id TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -99,7 +94,7 @@ def create_logs_table(target: SchemaTarget) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {storage}{target.on_cluster} ({columns}\n) "
         f"ENGINE = {target.merge_tree(LOGS_TABLE)} "
         "PARTITION BY toDate(timestamp) "
-        "ORDER BY (project_id, toStartOfHour(timestamp), service_name, severity_text, timestamp) "
+        "ORDER BY (project_id, timestamp) "
         f"TTL toDateTime(timestamp) + INTERVAL {int(target.retention_days)} DAY "
         "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
         *_distributed(target, LOGS_TABLE, "cityHash64(project_id)"),
