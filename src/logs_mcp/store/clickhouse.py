@@ -116,6 +116,7 @@ class LogStore:
         self._connect = connect
         self._pool_size = max(pool_size, len(self._clients))
         self._growing = threading.Lock()
+        self._schemas_written: set[Path] = set()
 
     @classmethod
     def open(
@@ -193,6 +194,25 @@ class LogStore:
                 column_names=names,
                 column_oriented=True,
             )
+
+    def protobuf_schema_settings(self, name: str, schema: str, message: str) -> dict[str, Any]:
+        """Settings that hand ClickHouse a protobuf schema for one insert.
+
+        A server gets the schema inline. chDB would cache an inline schema in a ``__cache__`` folder of
+        the process's working directory, so the embedded store reads it from a file in its data directory.
+        """
+        if self._lock is None:
+            return {
+                "format_schema_source": "string",
+                "format_schema": schema,
+                "format_schema_message_name": message,
+            }
+        path = self._lock.data_dir / "format_schemas" / f"{name}.proto"
+        if path not in self._schemas_written:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(schema)
+            self._schemas_written.add(path)
+        return {"format_schema": f"{path.resolve()}:{message}"}
 
     def raw_insert(self, table: str, data: bytes, fmt: str, settings: Mapping[str, Any]) -> None:
         """One INSERT of ``data`` as it is, in ClickHouse input format ``fmt``."""

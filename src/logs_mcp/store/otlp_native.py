@@ -75,12 +75,7 @@ message {MESSAGE} {{
 }}
 """
 
-INSERT_SETTINGS = {
-    "format_schema_source": "string",
-    "format_schema": PROTO_SCHEMA,
-    "format_schema_message_name": MESSAGE,
-    "input_format_protobuf_oneof_presence": 1,
-}
+INSERT_SETTINGS = {"input_format_protobuf_oneof_presence": 1}
 
 # The rule tables of §1.4, shared with the Python path (``logs_mcp.logs.ingest``).
 SEVERITY_ALIASES = {
@@ -368,7 +363,7 @@ def insert_request(
             store.target.table(staging),
             request + envelope(project_id, now_ns, max_skew_ns),
             "ProtobufSingle",
-            INSERT_SETTINGS,
+            {**INSERT_SETTINGS, **store.protobuf_schema_settings("otlp_logs", PROTO_SCHEMA, MESSAGE)},
         )
     except DatabaseError as error:
         if FALLBACK_MARKER in str(error):
