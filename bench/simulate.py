@@ -23,15 +23,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from _common import BIG_PROJECT, open_store  # noqa: E402
+from _common import BIG_PROJECT, open_store
 
-from logs_mcp.alerts import replay as replay_module  # noqa: E402
-from logs_mcp.alerts import simulate as simulate_module  # noqa: E402
-from logs_mcp.alerts.service import AlertService  # noqa: E402
-from logs_mcp.alerts.simulate import SimulateService  # noqa: E402
-from logs_mcp.config import Settings  # noqa: E402
-from logs_mcp.store import state  # noqa: E402
-from logs_mcp.store.clickhouse import LogStore, QueryResult  # noqa: E402
+from logs_mcp.alerts import replay as replay_module
+from logs_mcp.alerts import simulate as simulate_module
+from logs_mcp.alerts.service import AlertService
+from logs_mcp.alerts.simulate import SimulateService
+from logs_mcp.config import Settings
+from logs_mcp.store import state
+from logs_mcp.store.clickhouse import LogStore, QueryResult
 
 DRAFTS: dict[str, dict[str, Any]] = {
     "errors, 1 of 1": {
