@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from logs_mcp.store.filters import (
     LOG_COLUMNS,
@@ -22,6 +22,8 @@ from logs_mcp.store.filters import (
 )
 
 TIMESTAMP_TYPE = "DateTime64(6, 'UTC')"
+# Body searches over windows up to this long read the bodies without the text index.
+TOKEN_INDEX_MIN_WINDOW = timedelta(hours=1)
 MINUTE_SQL = "toStartOfMinute(timestamp)"
 
 
@@ -45,10 +47,15 @@ class SqlFragment:
 
 
 class Parameters:
-    """Hands out unique parameter placeholders: ``{p0:String}``, ``{p1:UInt64}`` …"""
+    """Hands out unique parameter placeholders: ``{p0:String}``, ``{p1:UInt64}`` …
 
-    def __init__(self, prefix: str = "p") -> None:
+    ``token_index`` says whether body searches of the statement may use the body text index
+    (see :func:`body_contains`).
+    """
+
+    def __init__(self, prefix: str = "p", *, token_index: bool = True) -> None:
         self.prefix = prefix
+        self.token_index = token_index
         self.values: dict[str, object] = {}
 
     def __call__(self, value: object, clickhouse_type: str) -> str:
@@ -83,7 +90,7 @@ def build_where(
     """
     if by_minute and (time_from.second or time_from.microsecond or time_to.second or time_to.microsecond):
         raise ValueError("by_minute needs whole-minute bounds")
-    params = Parameters(prefix)
+    params = Parameters(prefix, token_index=time_to - time_from > TOKEN_INDEX_MIN_WINDOW)
     stamp = TIMESTAMP_TYPE
     moment = MINUTE_SQL if by_minute else "timestamp"
     parts = [
@@ -144,10 +151,12 @@ def body_contains(term: str, params: Parameters) -> str:
     """Case-insensitive substring of ``body``.
 
     ILIKE cannot use the body's ngram text index (built on lower(body)); ``hasAllTokens`` can, and for
-    an ASCII term of 3+ characters it is implied by the ILIKE match, so it only prunes.
+    an ASCII term of 3+ characters it is implied by the ILIKE match, so it only prunes. It reads the
+    terms' postings for whole parts, though: over a window of an hour or less (a handful of granules,
+    as the key is sorted by time) it costs more than reading the bodies (docs/benchmarks.md).
     """
     condition = f"(body ILIKE {params(like_substring(term), 'String')})"
-    if term.isascii() and len(term) >= 3:
+    if params.token_index and term.isascii() and len(term) >= 3:
         condition = f"(hasAllTokens(body, {params(term, 'String')}) AND {condition})"
     return condition
 
