@@ -66,10 +66,14 @@ def empty_engine(request: pytest.FixtureRequest) -> Engine:
     return engine
 
 
-def head_revision() -> str | None:
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(state.MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -116,3 +120,19 @@ def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
     assert current_revision(empty_engine) == head_revision()
     assert set(sa.inspect(empty_engine).get_table_names()) == tables
     assert [p.ingestion_token for p in Accounts(empty_engine).list_projects()] == [project.ingestion_token]
+
+
+def test_revision_ids_are_the_file_number_prefixes_so_the_fast_head_check_holds() -> None:
+    """``state.upgrade`` skips Alembic when the database is at ``state.head_revision()``, which reads
+    the head from the file names: every revision id must be its file's number prefix."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    for revision in script.walk_revisions():
+        assert revision.path is not None
+        assert Path(revision.path).name.split("_", 1)[0] == revision.revision
+    assert state.head_revision() == head_revision()
+
+
+def test_a_database_at_head_is_recognised_without_alembic(empty_engine: Engine) -> None:
+    assert state.current_revisions(empty_engine) == []
+    state.upgrade(empty_engine)
+    assert state.current_revisions(empty_engine) == [state.head_revision()]
