@@ -120,7 +120,9 @@ def replay(series: BucketSeries, rule: AlertRule, *, warmup: int = 0) -> Simulat
 
     A not-firing alert none of whose last M windows breached cannot fire (§2.3 rule 4 needs N ≥ 1
     breaches) and needs no notification, hence no cooldown: those checks, nearly all of a quiet alert's,
-    are written out without calling the decision function. Every other check goes through
+    are written out without calling the decision function. So are the checks of a firing alert all of
+    whose last M windows breached: it had N of them when it fired, so it still has, and stays firing
+    silently (a long outage, or a `below` alert through days of silence). Every other check goes through
     :func:`evaluate_check`.
     """
     cadence = timedelta(minutes=rule.check_interval_minutes)
@@ -144,8 +146,12 @@ def replay(series: BucketSeries, rule: AlertRule, *, warmup: int = 0) -> Simulat
     for index in range(warmup, len(rolling)):
         timestamp = start + index * width
         oldest = max(warmup, index - periods + 1)
-        if status.state is AlertState.NOT_FIRING and breaches_before[index + 1] == breaches_before[oldest]:
-            buckets.append(_quiet_bucket(timestamp, rolling[index], rule))
+        breaches = breaches_before[index + 1] - breaches_before[oldest]
+        if status.state is AlertState.NOT_FIRING and breaches == 0:
+            buckets.append(_steady_bucket(timestamp, rolling[index], rule, firing=False))
+            continue
+        if status.state is AlertState.FIRING and breaches == index + 1 - oldest:
+            buckets.append(_steady_bucket(timestamp, rolling[index], rule, firing=True))
             continue
         counts = tuple(reversed(rolling[oldest : index + 1]))
         observed = WindowCounts(date_to=timestamp, window=window, cadence=cadence, counts=counts)
@@ -157,14 +163,15 @@ def replay(series: BucketSeries, rule: AlertRule, *, warmup: int = 0) -> Simulat
     return SimulationResult(buckets=tuple(buckets), fire_count=fires, resolve_count=resolves)
 
 
-def _quiet_bucket(timestamp: datetime, count: int, rule: AlertRule) -> SimulatedBucket:
+def _steady_bucket(timestamp: datetime, count: int, rule: AlertRule, *, firing: bool) -> SimulatedBucket:
+    """A check that cannot change the state: quiet and calm, or firing and breached."""
     return SimulatedBucket(
         timestamp=timestamp,
         count=count,
-        threshold_breached=False,
-        state=AlertState.NOT_FIRING,
+        threshold_breached=firing,
+        state=AlertState.FIRING if firing else AlertState.NOT_FIRING,
         notification=Notification.NONE,
-        reason=f"{_describe(count, False, rule)} — OK",
+        reason=f"{_describe(count, firing, rule)} — {'still firing' if firing else 'OK'}",
     )
 
 
