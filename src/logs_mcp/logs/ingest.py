@@ -39,22 +39,8 @@ NANOS_PER_HOUR = 3600 * 10**9
 # between 5,000 and 15,000 records a request, see docs/benchmarks.md; the Collector sends 8,192).
 NATIVE_MIN_RECORDS = 8_000
 
-COLUMNS = (
-    "project_id",
-    "timestamp",
-    "observed_timestamp",
-    "trace_id",
-    "span_id",
-    "trace_flags",
-    "severity_text",
-    "severity_number",
-    "service_name",
-    "body",
-    "attributes",
-    "resource_attributes",
-    "instrumentation_scope",
-    "event_name",
-)
+# The columns one insert writes (the rest have defaults or are materialized), shared with the native path.
+COLUMNS = otlp_native.ROW_COLUMNS
 
 
 SEVERITY_BY_NUMBER = ("unknown", *[name for name in SEVERITY_NUMBERS for _ in range(4)])
