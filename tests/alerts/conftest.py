@@ -5,7 +5,6 @@ from any state."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from logs_mcp.alerts.service import AlertService
@@ -22,10 +21,10 @@ from logs_mcp.config import Settings
 from logs_mcp.logs.accounts import READ, WRITE, Accounts
 from logs_mcp.store import state
 from logs_mcp.store.alert_tables import AlertEventRow, AlertRow
+from postgres_schemas import postgres_schema_url
 
 from .engine_processes import SeededLogs, seed_log_stores
 
-POSTGRES_URL_ENV = "LOGS_MCP_TEST_DATABASE_URL"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
 
@@ -93,23 +92,13 @@ def sqlite_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def postgres_state() -> Iterator[Engine]:
     """One migrated PostgreSQL schema of its own for the session, dropped afterwards."""
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set: PostgreSQL alert-store tests not run")
-    schema = f"logs_mcp_alerts_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    scoped_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = state.make_engine(scoped_url.render_as_string(hide_password=False))
-    try:
-        state.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url("logs_mcp_alerts", "PostgreSQL alert-store tests") as url:
+        engine = state.make_engine(url)
+        try:
+            state.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from logs_mcp.alerts.engine import CheckEngine
@@ -29,8 +27,7 @@ from logs_mcp.store import state as state_store
 from logs_mcp.store.alert_tables import AlertDestination, AlertEventRow, AlertRow, NotificationRule
 from logs_mcp.store.engine_store import OutboxRow
 from logs_mcp.store.state import Project
-
-POSTGRES_URL_ENV = "LOGS_MCP_TEST_DATABASE_URL"
+from postgres_schemas import postgres_schema_url
 
 FIVE_MINUTES = timedelta(minutes=5)
 # Project ids of their own, far above what the sequences of the shared stores hand out, so these logs and
@@ -203,24 +200,8 @@ def fresh_state_url(kind: str, directory: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{directory / f'state-{uuid.uuid4().hex[:8]}.db'}"
         return
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set: PostgreSQL engine tests not run")
-    schema = f"logs_mcp_engine_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield postgres_url_in_schema(url, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def postgres_url_in_schema(url: str, schema: str) -> str:
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False)
+    with postgres_schema_url("logs_mcp_engine", "PostgreSQL engine tests") as url:
+        yield url
 
 
 def make_rig(services: Services, state: Engine, settings: Settings | None = None) -> EngineRig:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from logs_mcp.errors import NotAuthenticated
 from logs_mcp.logs.accounts import READ, Accounts
 from logs_mcp.store import state
+from postgres_schemas import postgres_schema_url
 
-POSTGRES_URL_ENV = "LOGS_MCP_TEST_DATABASE_URL"
 FOUNDATION_TABLES = {"projects", "api_keys", "alembic_version"}
 API_KEY_COLUMNS = {
     "id",
@@ -41,22 +39,12 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     """An engine on a schema of its own, dropped afterwards, so runs repeat and never touch other tables."""
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set: PostgreSQL migration test not run")
-    schema = f"logs_mcp_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    scoped_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = state.make_engine(scoped_url.render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url("logs_mcp_test", "PostgreSQL migration test") as url:
+        engine = state.make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
