@@ -18,8 +18,8 @@ from email.utils import format_datetime
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 import anyio
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -287,7 +287,7 @@ async def test_connection_refused_is_retryable(receivers: Receivers) -> None:
     target = DeliveryTarget(type="webhook", config={"webhook_url": f"http://127.0.0.1:{closed_port()}/hook"})
     result = await send(settings_for(receivers), target)
     assert result.retryable and result.status_code is None
-    assert result.error == "could not reach the receiver (ConnectError)"
+    assert result.error == "could not reach the receiver (ConnectionRefusedError)"
 
 
 # --- private addresses at delivery time ------------------------------------------------------------------
@@ -403,9 +403,9 @@ async def test_slack_socket_timeout_is_retryable(receivers: Receivers) -> None:
 
 
 async def test_webhook_read_timeout_is_retryable(receivers: Receivers) -> None:
-    # The sender alone (no notifier deadline): httpx's read timeout ends the wait.
-    async with httpx.AsyncClient(timeout=SHORT_TIMEOUT_SECONDS) as client:
-        sender = HttpSender(client, allow_private=True)
+    # The sender alone (no notifier deadline): the HTTP session's own timeout ends the wait.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SHORT_TIMEOUT_SECONDS)) as session:
+        sender = HttpSender(session, allow_private=True)
         result = await sender.send(FIRING, webhook(receivers, "slow"), idempotency_key="k")
     assert result.retryable and result.error == "the receiver did not answer in time"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
+import aiohttp
 import anyio
-import httpx
 
 from logs_mcp.alerts.notifiers.payloads import AlertNotification
 from logs_mcp.alerts.notifiers.result import DeliveryResult
@@ -20,14 +20,19 @@ from logs_mcp.config import Settings
 
 
 class Notifier:
-    """Sends notifications to every destination type. Use as ``async with Notifier(settings) as notifier``
-    (or call :meth:`aclose`), so the shared HTTP connection pool is closed."""
+    """Sends notifications to every destination type. Create it in a running (asyncio) event loop and use
+    as ``async with Notifier(settings) as notifier`` (or call :meth:`aclose`), so the shared HTTP connection
+    pool is closed."""
 
     def __init__(self, settings: Settings) -> None:
         self._timeout_seconds = settings.delivery_timeout_seconds
-        # Redirects are not followed: the next hop would bypass the private-address check.
-        self._client = httpx.AsyncClient(timeout=self._timeout_seconds, follow_redirects=False)
-        http = HttpSender(self._client, allow_private=settings.allow_private_webhooks)
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._timeout_seconds),
+            # One pool for every destination: a receiver's cookies must not reach another one.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as for every other outbound client
+        )
+        http = HttpSender(self._session, allow_private=settings.allow_private_webhooks)
         slack = SlackSender(api_url=settings.slack_api_url, timeout_seconds=self._timeout_seconds)
         self._senders: dict[str, Sender] = {"slack": slack, "webhook": http, "discord": http, "teams": http}
 
@@ -45,7 +50,7 @@ class Notifier:
         return DeliveryResult.retry(f"no answer within {self._timeout_seconds:g}s")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
     async def __aenter__(self) -> Notifier:
         return self

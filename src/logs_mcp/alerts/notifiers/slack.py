@@ -1,9 +1,9 @@
 """Slack: ``chat.postMessage`` with the Block Kit message of §6.6, through slack-sdk, as the bot of the
 Slack integration the destination names.
 
-slack-sdk's ``AsyncWebClient`` needs aiohttp, a second HTTP stack next to httpx; its ``WebClient`` (urllib)
-does the same calls, so it runs in a worker thread instead. Its own retry handlers are off: the outbox
-owns retries, back-off and ``Retry-After``.
+slack-sdk's ``WebClient`` (urllib) runs in a worker thread. (Its ``AsyncWebClient`` runs on aiohttp, as
+the webhook senders now do, and would save the thread; not switched yet.) Its own retry handlers are off:
+the outbox owns retries, back-off and ``Retry-After``.
 
 Slack has no idempotency header; a retried post after a lost answer can show twice in the channel, which
 is the at-least-once contract of the outbox.
