@@ -3,8 +3,11 @@ idempotency key fixed at commit (README "Alerts", alerts.md §2.12).
 
 A pass first makes deliveries whose lease expired pending again (their worker died mid-send), then leases
 due notifications a batch at a time (``delivery_lease_seconds``), sends them side by side, and records
-each attempt: delivered; or retried after an exponential, jittered back-off that honours ``Retry-After``;
-or dead, when the receiver refused for good or ``delivery_max_attempts`` ran out, with the last error.
+the attempts of a batch in one transaction: delivered; or retried after an exponential, jittered back-off
+that honours ``Retry-After``; or dead, when the receiver refused for good or ``delivery_max_attempts`` ran
+out, with the last error. The alert workers also lease and send a check batch's notifications right
+after it commits (``runner.AlertWorkers``), through :meth:`OutboxDeliverer.claim` and
+:meth:`OutboxDeliverer.send`.
 
 Also here: the deliveries of an alert as the API shows them (``…/alerts/{id}/deliveries/``).
 """
@@ -12,7 +15,7 @@ Also here: the deliveries of an alert as the API shows them (``…/alerts/{id}/d
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -97,6 +100,16 @@ class DeliveryReport:
     def failed(self) -> int:
         return self.retried + self.dead
 
+    def add(self, record: AttemptRecord, created_at: datetime) -> None:
+        if record.outcome is AttemptOutcome.DELIVERED:
+            self.delivered += 1
+            if self.latencies_seconds is not None:
+                self.latencies_seconds.append((record.finished_at - created_at).total_seconds())
+        elif record.outcome is AttemptOutcome.RETRY:
+            self.retried += 1
+        else:
+            self.dead += 1
+
 
 class OutboxDeliverer:
     def __init__(
@@ -116,6 +129,7 @@ class OutboxDeliverer:
         self.worker = worker or worker_name()
         self._jitter = jitter
         self._next_prune_at: datetime | None = None  # the first pass prunes
+        self._limiter = anyio.CapacityLimiter(settings.delivery_concurrency)
 
     async def deliver_pass(self, *, measure_latency: bool = False) -> DeliveryReport:
         """Send every notification due now; returns what happened. At most once per ``PRUNE_EVERY``, the
@@ -125,24 +139,19 @@ class OutboxDeliverer:
         report.recovered = await anyio.to_thread.run_sync(
             engine_store.recover_interrupted, self._state, self._clock()
         )
-        limiter = anyio.CapacityLimiter(self._settings.delivery_concurrency)
         while True:
-            claimed = await anyio.to_thread.run_sync(self._claim)
-            async with anyio.create_task_group() as group:
-                for item in claimed:
-                    group.start_soon(self._attempt, item, limiter, report)
-            if len(claimed) < self._settings.delivery_batch:
+            claimed = await anyio.to_thread.run_sync(self.claim)
+            await self.send(claimed, report)
+            if len(claimed) < self.batch:
                 return report
 
-    def _prune_if_due(self) -> int:
-        now = self._clock()
-        if self._next_prune_at is not None and now < self._next_prune_at:
-            return 0
-        self._next_prune_at = now + PRUNE_EVERY
-        retention = timedelta(days=self._settings.delivery_retention_days)
-        return engine_store.prune_finished_deliveries(self._state, now - retention)
+    @property
+    def batch(self) -> int:
+        return self._settings.delivery_batch
 
-    def _claim(self) -> list[ClaimedDelivery]:
+    def claim(self) -> list[ClaimedDelivery]:
+        """Lease the next ``delivery_batch`` due notifications, oldest first. Blocking (SQL): call it from
+        a worker thread."""
         now = self._clock()
         return engine_store.claim_deliveries(
             self._state,
@@ -152,11 +161,34 @@ class OutboxDeliverer:
             limit=self._settings.delivery_batch,
         )
 
-    async def _attempt(
-        self, item: ClaimedDelivery, limiter: anyio.CapacityLimiter, report: DeliveryReport
-    ) -> None:
+    async def send(self, claimed: Sequence[ClaimedDelivery], report: DeliveryReport) -> None:
+        """Send leased notifications side by side (at most ``delivery_concurrency`` at once across all
+        batches), then record every attempt's outcome in one transaction."""
+        records: list[AttemptRecord] = []
+        try:
+            async with anyio.create_task_group() as group:
+                for item in claimed:
+                    group.start_soon(self._attempt, item, records)
+        finally:
+            with anyio.CancelScope(shield=True):  # on shutdown too: what was sent is not sent again
+                await anyio.to_thread.run_sync(
+                    engine_store.finish_deliveries, self._state, self.worker, records
+                )
+        created = {item.notification.id: item.notification.created_at for item in claimed}
+        for record in records:
+            report.add(record, created[record.notification_id])
+
+    def _prune_if_due(self) -> int:
+        now = self._clock()
+        if self._next_prune_at is not None and now < self._next_prune_at:
+            return 0
+        self._next_prune_at = now + PRUNE_EVERY
+        retention = timedelta(days=self._settings.delivery_retention_days)
+        return engine_store.prune_finished_deliveries(self._state, now - retention)
+
+    async def _attempt(self, item: ClaimedDelivery, records: list[AttemptRecord]) -> None:
         row = item.notification
-        async with limiter:
+        async with self._limiter:
             started = self._clock()
             try:
                 notification = AlertNotification.model_validate(row.payload)
@@ -165,16 +197,7 @@ class OutboxDeliverer:
                 )
             except Exception as error:  # a sender bug must not stop the other deliveries
                 result = _SenderCrashed(error=f"delivery failed unexpectedly ({type(error).__name__})")
-            record = self._record(row, result, started, self._clock())
-        await anyio.to_thread.run_sync(engine_store.finish_delivery, self._state, self.worker, record)
-        if record.outcome is AttemptOutcome.DELIVERED:
-            report.delivered += 1
-            if report.latencies_seconds is not None:
-                report.latencies_seconds.append((record.finished_at - row.created_at).total_seconds())
-        elif record.outcome is AttemptOutcome.RETRY:
-            report.retried += 1
-        else:
-            report.dead += 1
+            records.append(self._record(row, result, started, self._clock()))
 
     def _record(
         self, row: OutboxRow, result: SendResult, started: datetime, finished: datetime

@@ -1,6 +1,10 @@
 """The alert workers of a logs-mcp process: the check loop (every ``check_tick_seconds``) and the outbox
-deliverer (woken by each check batch that commits notifications, else every ``delivery_poll_seconds``), run
-as two anyio tasks in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded store.
+deliverer (a pass every ``delivery_poll_seconds`` for retries and leases that expired), run as anyio tasks
+in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded store.
+
+A check batch that commits notifications hands them over at once: the cycle's thread leases them right
+after its commit (on SQLite the write lock is free then; a deliverer asking later would queue behind the
+cycle's next statements) and the event loop starts sending them while the cycle goes on.
 
 Both do their blocking work (SQL, ClickHouse) in worker threads. On shutdown the check cycle in progress
 stops after its current batch; claims it did not use are released or expire.
@@ -13,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 import anyio
+import anyio.abc
 import anyio.from_thread
 import anyio.to_thread
 
@@ -23,6 +28,7 @@ from logs_mcp.alerts.notifiers.senders import DeliveryTarget
 from logs_mcp.alerts.outbox import DeliverOne, DeliveryReport, OutboxDeliverer, SendResult
 from logs_mcp.services import Services
 from logs_mcp.store.alert_tables import Integration, NotificationRule
+from logs_mcp.store.engine_store import ClaimedDelivery
 from logs_mcp.store.state import utcnow
 
 log = logging.getLogger("logs_mcp.alerts")
@@ -50,7 +56,7 @@ class AlertWorkers:
     deliverer: OutboxDeliverer
     tick_seconds: float
     poll_seconds: float
-    _wake: anyio.Event | None = None  # set by each check batch that committed notifications
+    _sending: anyio.abc.TaskGroup | None = None  # while running: where handed-over notifications are sent
 
     @classmethod
     def of(cls, services: Services, deliver: DeliverOne, clock: Clock = utcnow) -> AlertWorkers:
@@ -69,9 +75,11 @@ class AlertWorkers:
         async with anyio.create_task_group() as group:
             group.start_soon(self._check_loop, stop)
             group.start_soon(self._delivery_loop)
+            self._sending = group
             try:
                 await anyio.sleep_forever()
             finally:
+                self._sending = None
                 stop.set()  # before the group waits for the cycle's thread: it ends after this batch
 
     async def check_once(self) -> CycleReport:
@@ -86,20 +94,33 @@ class AlertWorkers:
             await anyio.sleep(self.tick_seconds)
 
     def _notifications_committed(self) -> None:
-        """Wake the deliverer; runs in the check cycle's worker thread, after each batch that committed."""
-        wake = self._wake
-        if wake is not None:
-            anyio.from_thread.run_sync(wake.set)
+        """Lease the notifications a batch just committed and start sending them; runs in the check
+        cycle's worker thread, right after the commit. Without a running delivery loop (``alerts check``)
+        the pass after the cycle sends them."""
+        group = self._sending
+        if group is None:
+            return
+        try:
+            while claimed := self.deliverer.claim():
+                anyio.from_thread.run_sync(group.start_soon, self._send, claimed)
+                if len(claimed) < self.deliverer.batch:
+                    break
+        except Exception:  # the check cycle goes on; the next delivery pass sends them
+            log.exception("handing notifications to the deliverer failed")
+
+    async def _send(self, claimed: list[ClaimedDelivery]) -> None:
+        try:
+            await self.deliverer.send(claimed, DeliveryReport())
+        except Exception:
+            log.exception("notification delivery failed")
 
     async def _delivery_loop(self) -> None:
         while True:
-            self._wake = wake = anyio.Event()  # before the pass, so a wake during it is not lost
             try:
                 await self.deliverer.deliver_pass()
             except Exception:
                 log.exception("notification delivery pass failed")
-            with anyio.move_on_after(self.poll_seconds):
-                await wake.wait()
+            await anyio.sleep(self.poll_seconds)
 
 
 async def run_alert_workers(services: Services) -> None:

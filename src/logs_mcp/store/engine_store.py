@@ -10,6 +10,7 @@ claim, so an alert edited, deleted or re-claimed meanwhile is never overwritten.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -395,12 +396,8 @@ def claim_deliveries(
             for rule in rules.values()
             if rule.type == "slack" and str(rule.config.get("slack_workspace_id", "")).isdigit()
         }
-        integrations = {
-            integration.id: integration
-            for integration in session.exec(
-                select(Integration).where(col(Integration.id).in_(integration_ids))
-            )
-        }
+        in_ids = select(Integration).where(col(Integration.id).in_(integration_ids))
+        integrations = {row.id: row for row in session.exec(in_ids)} if integration_ids else {}
     claimed = []
     for row in sorted(leased, key=lambda row: (row.next_attempt_at, row.id)):
         rule = rules.get(row.rule_id)
@@ -426,13 +423,52 @@ class AttemptRecord:
     next_attempt_at: datetime | None = None  # RETRY only
 
 
-def finish_delivery(engine: Engine, worker: str, record: AttemptRecord) -> bool:
-    """Record the attempt and move the notification on, if this worker still holds its lease.
+def finish_deliveries(engine: Engine, worker: str, records: Sequence[AttemptRecord]) -> None:
+    """Record the attempts of a leased batch and move each notification on, in one transaction.
 
-    Returns False when the lease had expired and another worker took the notification over: the attempt is
-    still recorded (it happened), but that worker now owns the outcome.
+    A notification moves on only while this worker still holds its lease: if the lease expired and another
+    worker took it over, that worker owns the outcome, and the attempt is only recorded (it happened).
     """
+    if not records:
+        return
+    try:
+        _finish(engine, worker, records)
+    except sa.exc.IntegrityError:
+        # An alert (and with it its notifications) was deleted while an attempt ran: record the others.
+        for record in records:
+            with suppress(sa.exc.IntegrityError):
+                _finish(engine, worker, [record])
+
+
+def _finish(engine: Engine, worker: str, records: Sequence[AttemptRecord]) -> None:
     outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        for record in records:
+            session.execute(
+                sa.update(outbox)
+                .where(
+                    outbox.c.id == record.notification_id,
+                    outbox.c.leased_by == worker,
+                    outbox.c.status == OutboxStatus.DELIVERING.value,
+                )
+                .values(**_outcome_columns(record))
+            )
+        session.add_all(
+            DeliveryAttemptRow(
+                notification_id=record.notification_id,
+                attempt=record.attempt,
+                started_at=record.started_at,
+                finished_at=record.finished_at,
+                outcome=record.outcome.value,
+                status_code=record.status_code,
+                error=record.error,
+            )
+            for record in records
+        )
+        session.commit()
+
+
+def _outcome_columns(record: AttemptRecord) -> dict[str, Any]:
     status = {
         AttemptOutcome.DELIVERED: OutboxStatus.DELIVERED,
         AttemptOutcome.RETRY: OutboxStatus.PENDING,
@@ -449,35 +485,7 @@ def finish_delivery(engine: Engine, worker: str, record: AttemptRecord) -> bool:
         values["delivered_at"] = record.finished_at
     if record.next_attempt_at is not None:
         values["next_attempt_at"] = record.next_attempt_at
-    with Session(engine) as session:
-        result = session.execute(
-            sa.update(outbox)
-            .where(
-                outbox.c.id == record.notification_id,
-                outbox.c.leased_by == worker,
-                outbox.c.status == OutboxStatus.DELIVERING.value,
-            )
-            .values(**values)
-        )
-        owned = bool(result.rowcount == 1)  # type: ignore[attr-defined]
-        session.add(
-            DeliveryAttemptRow(
-                notification_id=record.notification_id,
-                attempt=record.attempt,
-                started_at=record.started_at,
-                finished_at=record.finished_at,
-                outcome=record.outcome.value,
-                status_code=record.status_code,
-                error=record.error,
-            )
-        )
-        try:
-            session.commit()
-        except sa.exc.IntegrityError:
-            # The alert (and with it the notification) was deleted while the attempt ran.
-            session.rollback()
-            return False
-    return owned
+    return values
 
 
 def prune_finished_deliveries(engine: Engine, before: datetime) -> int:
