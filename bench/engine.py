@@ -15,13 +15,15 @@ Each run checks two consecutive slots: every alert due at the slot ``end`` floor
 minutes (a cold cycle: fresh store, first checks), then the next slot, as the engine scheduled it. The
 clock is the wall clock shifted so that each cycle starts on its slot: evaluation lag (slot → the check's
 commit) is then the time the cycle takes to reach an alert; a live loop adds up to one tick (60 s).
-Delivery latency is the outbox row's ``enqueued_at`` (just before its batch commits) to the receiver's 200.
+Delivery latency is the commit of a notification's batch to the receiver's 200 (the target's measure), and
+from the outbox row's ``enqueued_at`` (stamped just before the batch's save starts) to the 200.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -81,7 +83,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a batch's notifications connect at once; a backlog of 5 drops SYNs (1 s retry)
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print(server.server_address[1], flush=True)
 server.serve_forever()
@@ -243,16 +248,23 @@ def timed_queries(store: LogStore, figures: list[float]) -> None:
 
 async def run_one_cycle(
     store: LogStore, state: Engine, settings: Settings, clock: ShiftedClock
-) -> tuple[CycleFigures, list[float]]:
+) -> tuple[CycleFigures, list[float], list[float]]:
     """The alert workers until one check cycle has run and every notification it committed is delivered;
-    returns the cycle's figures and the delivery latencies (seconds) of its notifications."""
+    returns the cycle's figures and the delivery latencies (seconds) of its notifications, from their
+    batch's commit and from their enqueueing."""
     started = clock()
     engine = MeasuredEngine(state, store, settings, clock=clock)
+    commits: list[datetime] = []
     async with Notifier(settings) as notifier:
         deliver = notifier_delivery(notifier)
         deliverer = OutboxDeliverer(state, settings, deliver, clock=clock, worker=engine.worker)
         workers = AlertWorkers(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
-        engine.on_notifications = workers._notifications_committed  # as AlertWorkers.of wires it
+
+        def committed() -> None:  # called right after each batch that committed notifications
+            commits.append(clock())
+            workers._notifications_committed()  # as AlertWorkers.of wires it
+
+        engine.on_notifications = committed
         async with anyio.create_task_group() as group:
             group.start_soon(workers.run)
             while engine.figures is None or await anyio.to_thread.run_sync(_undelivered, state):
@@ -261,8 +273,13 @@ async def run_one_cycle(
     assert engine.figures is not None
     with Session(state) as session:
         rows = session.exec(select(OutboxRow).where(col(OutboxRow.created_at) >= started)).all()
-    latencies = [(row.delivered_at - row.created_at).total_seconds() for row in rows if row.delivered_at]
-    return engine.figures, latencies
+    delivered = [row for row in rows if row.delivered_at]
+    from_commit = [
+        (row.delivered_at - min(at for at in commits if at >= row.created_at)).total_seconds()
+        for row in delivered
+    ]
+    from_enqueue = [(row.delivered_at - row.created_at).total_seconds() for row in delivered]
+    return engine.figures, from_commit, from_enqueue
 
 
 def _undelivered(state: Engine) -> int:
@@ -275,6 +292,10 @@ def percentile(values: list[float], share: float) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def ms(seconds: list[float], share: float) -> float:
+    return percentile(seconds, share) * 1000
 
 
 def main() -> None:
@@ -301,7 +322,8 @@ def main() -> None:
     )
     header = (
         f"{'alerts':>7} {'cycle':>5} {'seconds':>8} {'CH s':>6} {'CH q':>5} {'SQL':>5} {'checked':>8} "
-        f"{'fired':>6} {'lag p50':>8} {'lag p99':>8} {'sent':>5} {'deliv p50 ms':>12} {'p99 ms':>7}"
+        f"{'fired':>6} {'lag p50':>8} {'lag p99':>8} {'sent':>5} {'deliv p50 ms':>12} {'p99 ms':>7} "
+        f"{'from enqueue p50':>16} {'p99 ms':>7} {'load':>5}"
     )
     print(header)
     try:
@@ -312,7 +334,7 @@ def main() -> None:
                     clock = ShiftedClock()
                     clock.start_at(slot)
                     clickhouse[0] = 0.0
-                    figures, latencies = anyio.run(run_one_cycle, store, state, settings, clock)
+                    figures, latencies, queued = anyio.run(run_one_cycle, store, state, settings, clock)
                     report = figures.report
                     lags = report.lags_seconds
                     print(
@@ -320,7 +342,9 @@ def main() -> None:
                         f"{report.queries:5} {figures.sql_statements:5} {report.checked:8,} "
                         f"{report.fired + report.resolved:6} "
                         f"{percentile(lags, 0.5):8.2f} {percentile(lags, 0.99):8.2f} {len(latencies):5} "
-                        f"{percentile(latencies, 0.5) * 1000:12.1f} {percentile(latencies, 0.99) * 1000:7.1f}"
+                        f"{ms(latencies, 0.5):12.1f} {ms(latencies, 0.99):7.1f} "
+                        f"{ms(queued, 0.5):16.1f} {ms(queued, 0.99):7.1f} "
+                        f"{os.getloadavg()[0]:5.2f}"
                     )
     finally:
         receiver.kill()
