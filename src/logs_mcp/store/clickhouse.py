@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -265,5 +266,19 @@ class LogStore:
 
 def _connect(url: str, settings: dict[str, Any]) -> Client:
     if url.startswith("chdb://"):
+        _import_chdb_without_pyarrow()
         return clickhouse_connect.get_client(dsn=url, settings=settings)
     return clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False, settings=settings)
+
+
+def _import_chdb_without_pyarrow() -> None:
+    """chDB's connection module imports pyarrow (and numpy with it) when it is installed, ~0.3 s of every
+    start, for Arrow result formats that this store never asks for: clickhouse-connect reads Native.
+    chDB treats pyarrow as optional, so the import is made to fail while that module loads."""
+    if "chdb.state" in sys.modules or "pyarrow" in sys.modules:
+        return
+    sys.modules["pyarrow"] = None  # type: ignore[assignment]  # None makes `import pyarrow` raise ImportError
+    try:
+        import chdb.state  # noqa: F401
+    finally:
+        del sys.modules["pyarrow"]
