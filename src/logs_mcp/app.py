@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import anyio
@@ -30,6 +31,7 @@ from logs_mcp.http import (
     otlp,
     simulate_routes,
 )
+from logs_mcp.log_store import open_log_store
 from logs_mcp.logs.accounts import Accounts
 from logs_mcp.logs.discovery import Discovery
 from logs_mcp.logs.export import Exports
@@ -38,7 +40,6 @@ from logs_mcp.logs.queries import LogQueries
 from logs_mcp.services import Services
 from logs_mcp.store import state
 from logs_mcp.store.clickhouse import LogStore
-from logs_mcp.store.log_schema import SchemaTarget
 from logs_mcp.tools.server import build_mcp_server
 
 MCP_PATH = "/mcp"
@@ -46,25 +47,15 @@ SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 
 
-def build_services(settings: Settings, owner: Mapping[str, Any] | None = None) -> Services:
-    """Open both stores (migrating them) and wire the services. Raises StoreLockedError when another
-    process owns the embedded log store."""
+def build_services(
+    settings: Settings, owner: Mapping[str, Any] | None = None, *, opening: Future[LogStore] | None = None
+) -> Services:
+    """Open both stores (migrating them) and wire the services; ``opening``: the log store being opened
+    already, in a thread (``cli.open_services``). Raises StoreLockedError when another process owns the
+    embedded log store."""
     engine = state.open_engine(settings.state_url)
     accounts = Accounts(engine)
-    target = SchemaTarget(settings.clickhouse_database, settings.retention_days, settings.clickhouse_cluster)
-    log_store = LogStore.open(
-        url=settings.clickhouse_url,
-        data_dir=settings.data_dir,
-        target=target,
-        pool_size=settings.clickhouse_pool_size,
-        owner=owner,
-        settings={"max_execution_time": settings.query_timeout_seconds},
-    )
-    try:
-        log_store.migrate()
-    except Exception:
-        log_store.close()
-        raise
+    log_store = opening.result() if opening is not None else open_log_store(settings, owner)
     alerts = AlertService(engine, settings)
     return Services(
         settings=settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -88,14 +89,21 @@ def load_demo_logs(services: Services, project_id: int, days: int, echo: Callabl
 
 @contextmanager
 def open_services(settings: Settings, owner: dict[str, Any] | None = None) -> Iterator[Services]:
-    """Both stores, or a one-line explanation and exit code 2 when a server owns the embedded store."""
-    from logs_mcp.app import build_services
+    """Both stores, or a one-line explanation and exit code 2 when a server owns the embedded store.
+
+    chDB spends most of its ~0.5 s start outside Python, so the log store opens in a thread while the
+    app's modules import."""
+    from logs_mcp.log_store import open_log_store
     from logs_mcp.store.clickhouse import StoreLockedError
 
-    try:
-        services = build_services(settings, owner=owner)
-    except StoreLockedError as error:
-        raise click.ClickException(locked_message(error)) from None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-log-store") as pool:
+        opening = pool.submit(open_log_store, settings, owner)
+        from logs_mcp.app import build_services
+
+        try:
+            services = build_services(settings, opening=opening)
+        except StoreLockedError as error:
+            raise click.ClickException(locked_message(error)) from None
     try:
         yield services
     finally:
@@ -134,10 +142,10 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, demo: bool)
     """Run the server: REST API, OTLP receiver and MCP (streamable HTTP at /mcp, SSE at /sse)."""
     import uvicorn
 
-    from logs_mcp.app import build_asgi_app
-
     settings = settings_for(data_dir, host=host, port=port)
     with open_services(settings, owner={"url": settings.base_url}) as services:
+        from logs_mcp.app import build_asgi_app  # after the log store started opening (open_services)
+
         credentials = ensure_demo(services, DEMO_DAYS, _stderr) if demo else read_demo(settings)
         click.echo(banner(settings, credentials))
         app = build_asgi_app(services, alert_workers=settings.check_loop_enabled)
