@@ -33,7 +33,7 @@ from logs_mcp.alerts.check_failures import classify_failure
 from logs_mcp.alerts.explain import explain_check
 from logs_mcp.alerts.models import parse_alert_filters
 from logs_mcp.alerts.notifiers.payloads import AlertNotification, NotificationKind
-from logs_mcp.alerts.service import event_row, rule_of, status_columns, status_of
+from logs_mcp.alerts.service import event_columns, rule_of, status_columns, status_of
 from logs_mcp.alerts.state_machine import (
     CheckDecision,
     CheckResult,
@@ -196,7 +196,7 @@ class CheckEngine:
                 project_id=alert.project_id,
                 version=alert.version,
                 columns=status_columns(transition.status),
-                event=event_row(alert.id, transition.event),
+                event=event_columns(alert.id, transition.event),
             )
         ]
 
@@ -218,7 +218,7 @@ class CheckEngine:
             project_id=alert.project_id,
             version=alert.version,
             columns=status_columns(decision.after),
-            event=event_row(alert.id, event),
+            event=event_columns(alert.id, event),
             notification_kind=kind,
             notification_payload=payload,
         )

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any, Final
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -342,15 +342,21 @@ def rule_of(row: AlertRow) -> AlertRule:
 
 
 def event_row(alert_id: UUID, event: machine.AlertEvent) -> AlertEventRow:
-    return AlertEventRow(
-        alert_id=alert_id,
-        kind=event.kind.value,
-        created_at=event.created_at,
-        result_count=event.result_count,
-        threshold_breached=event.threshold_breached,
-        state_before=event.state_before.value,
-        state_after=event.state_after.value,
-        error_message=event.error_message,
-        query_duration_ms=event.query_duration_ms,
-        explanation=event.explanation,
-    )
+    return AlertEventRow(**event_columns(alert_id, event))
+
+
+def event_columns(alert_id: UUID, event: machine.AlertEvent) -> dict[str, Any]:
+    """An event row's columns, id included: what the check engine inserts without building the model."""
+    return {
+        "id": uuid4(),
+        "alert_id": alert_id,
+        "kind": event.kind.value,
+        "created_at": event.created_at,
+        "result_count": event.result_count,
+        "threshold_breached": event.threshold_breached,
+        "state_before": event.state_before.value,
+        "state_after": event.state_after.value,
+        "error_message": event.error_message,
+        "query_duration_ms": event.query_duration_ms,
+        "explanation": event.explanation,
+    }

@@ -194,14 +194,15 @@ def project_names(engine: Engine, project_ids: Iterable[int]) -> dict[int, str]:
 
 @dataclass(frozen=True, slots=True)
 class CheckWrite:
-    """Everything one check commits: the alert's new columns, its event row, and the notification to fan
-    out to the alert's rules of ``notification_kind`` (one outbox row each)."""
+    """Everything one check commits: the alert's new columns (the same names for every write), its event
+    row's columns (id included), and the notification to fan out to the alert's rules of
+    ``notification_kind`` (one outbox row each)."""
 
     alert_id: UUID
     project_id: int
     version: int  # as claimed: a different value at save time means the alert was edited
     columns: dict[str, Any]
-    event: AlertEventRow
+    event: dict[str, Any]
     notification_kind: str | None = None
     notification_payload: dict[str, Any] | None = None
 
@@ -228,90 +229,129 @@ def save_checks(
     pruned in the same transaction. Notifications are stamped ``enqueued_at`` (default ``now``, the
     check's time): a long cycle commits them well after it started, and delivery latency counts from here.
     """
-    alerts = AlertRow.__table__  # type: ignore[attr-defined]
-    saved: list[CheckWrite] = []
-    discarded: list[UUID] = []
-    notifications = 0
-    with Session(engine) as session:
-        for write in writes:
-            result = session.execute(
-                sa.update(alerts)
-                .where(
-                    alerts.c.id == write.alert_id,
-                    alerts.c.version == write.version,
-                    alerts.c.claimed_by == worker,
-                )
-                .values(**write.columns, updated_at=now, claimed_until=None, claimed_by=None)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                saved.append(write)
-            else:
-                discarded.append(write.alert_id)
-        session.add_all([write.event for write in saved])
-        notifications = _enqueue_notifications(session, saved, enqueued_at or now)
-        _prune_quiet_checks(session, [write.alert_id for write in saved if _quiet(write.event)])
-        session.commit()
+    if not writes:
+        return SavedChecks([], [], 0)
+    with engine.begin() as connection:
+        saved_ids = _compare_and_set(connection, worker, writes, now)
+        saved = [write for write in writes if write.alert_id in saved_ids]
+        if saved:
+            events = AlertEventRow.__table__  # type: ignore[attr-defined]
+            connection.execute(sa.insert(events), [write.event for write in saved])
+        notifications = _enqueue_notifications(connection, saved, enqueued_at or now)
+        _prune_quiet_checks(connection, [write.alert_id for write in saved if _quiet(write.event)])
+    discarded = [write.alert_id for write in writes if write.alert_id not in saved_ids]
     release_claims(engine, worker, discarded)
     return SavedChecks([write.alert_id for write in saved], discarded, notifications)
 
 
-def _quiet(event: AlertEventRow) -> bool:
-    return event.kind == "check" and event.error_message is None and event.state_before == event.state_after
+def _compare_and_set(
+    connection: Connection, worker: str, writes: Sequence[CheckWrite], now: datetime
+) -> set[UUID]:
+    """Write each alert's columns if it is still claimed by ``worker`` at its version; the ids written.
+
+    Two statements for the batch, not one per alert: one ``executemany`` UPDATE marks the rows it writes
+    with a token of this save in ``claimed_by`` (an executemany's row count cannot say which rows matched),
+    and one ``UPDATE … RETURNING`` clears the token and names them. The token never outlives the
+    transaction, and the rows it marks stay locked (written) until the commit.
+    """
+    alerts = AlertRow.__table__  # type: ignore[attr-defined]
+    names = list(writes[0].columns)
+    if any(list(write.columns) != names for write in writes):
+        raise ValueError("every write of a batch sets the same columns")
+    token = f"saving:{uuid4().hex}"
+    compare_and_set = (
+        sa.update(alerts)
+        .where(
+            alerts.c.id == sa.bindparam("w_id"),
+            alerts.c.version == sa.bindparam("w_version"),
+            alerts.c.claimed_by == worker,
+        )
+        .values(
+            {name: sa.bindparam(f"w_{name}") for name in names}
+            | {"updated_at": now, "claimed_until": None, "claimed_by": token}
+        )
+    )
+    connection.execute(
+        compare_and_set,
+        [
+            {"w_id": write.alert_id, "w_version": write.version}
+            | {f"w_{name}": value for name, value in write.columns.items()}
+            for write in writes
+        ],
+    )
+    written = connection.execute(
+        sa.update(alerts)
+        .where(alerts.c.id.in_([write.alert_id for write in writes]), alerts.c.claimed_by == token)
+        .values(claimed_by=None)
+        .returning(alerts.c.id)
+    )
+    return set(written.scalars())
 
 
-def _enqueue_notifications(session: Session, writes: Sequence[CheckWrite], now: datetime) -> int:
+def _quiet(event: dict[str, Any]) -> bool:
+    return (
+        event["kind"] == "check"
+        and event["error_message"] is None
+        and event["state_before"] == event["state_after"]
+    )
+
+
+def _enqueue_notifications(connection: Connection, writes: Sequence[CheckWrite], now: datetime) -> int:
     notifying = [write for write in writes if write.notification_kind is not None]
     if not notifying:
         return 0
-    rules = session.exec(
-        select(NotificationRule).where(
-            col(NotificationRule.alert_id).in_([write.alert_id for write in notifying])
+    rules = NotificationRule.__table__  # type: ignore[attr-defined]
+    rules_of: dict[tuple[UUID, str], list[tuple[UUID, str]]] = {}
+    for rule_id, alert_id, kind, type_ in connection.execute(
+        sa.select(rules.c.id, rules.c.alert_id, rules.c.kind, rules.c.type).where(
+            rules.c.alert_id.in_([write.alert_id for write in notifying])
         )
-    ).all()
-    rules_of: dict[tuple[UUID, str], list[NotificationRule]] = {}
-    for rule in rules:
-        rules_of.setdefault((rule.alert_id, rule.kind), []).append(rule)
+    ):
+        rules_of.setdefault((alert_id, kind), []).append((rule_id, type_))
     rows = []
     for write in notifying:
         assert write.notification_kind is not None and write.notification_payload is not None
-        for rule in rules_of.get((write.alert_id, write.notification_kind), []):
+        for rule_id, destination_type in rules_of.get((write.alert_id, write.notification_kind), []):
             outbox_id = uuid4()
             rows.append(
-                OutboxRow(
-                    id=outbox_id,
-                    alert_id=write.alert_id,
-                    project_id=write.project_id,
-                    rule_id=rule.id,
-                    kind=write.notification_kind,
-                    destination_type=rule.type,
-                    payload=write.notification_payload,
+                {
+                    "id": outbox_id,
+                    "alert_id": write.alert_id,
+                    "project_id": write.project_id,
+                    "rule_id": rule_id,
+                    "kind": write.notification_kind,
+                    "destination_type": destination_type,
+                    "payload": write.notification_payload,
                     # The key is fixed here, at commit: every retry, by any worker, sends the same one.
-                    idempotency_key=str(outbox_id),
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+                    "idempotency_key": str(outbox_id),
+                    "status": OutboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
             )
-    session.add_all(rows)
+    if rows:
+        connection.execute(sa.insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
     return len(rows)
 
 
-def _prune_quiet_checks(session: Session, alert_ids: Sequence[UUID]) -> None:
+def _prune_quiet_checks(connection: Connection, alert_ids: Sequence[UUID]) -> None:
     if not alert_ids:
         return
-    session.flush()
+    events = AlertEventRow.__table__  # type: ignore[attr-defined]
     quiet = sa.and_(
-        col(AlertEventRow.alert_id).in_(alert_ids),
-        col(AlertEventRow.kind) == "check",
-        col(AlertEventRow.error_message).is_(None),
-        col(AlertEventRow.state_before) == col(AlertEventRow.state_after),
+        events.c.alert_id.in_(alert_ids),
+        events.c.kind == "check",
+        events.c.error_message.is_(None),
+        events.c.state_before == events.c.state_after,
     )
     ranked = (
         sa.select(
-            col(AlertEventRow.id).label("id"),
+            events.c.id,
             func.row_number()
             .over(
-                partition_by=col(AlertEventRow.alert_id),
-                order_by=(col(AlertEventRow.created_at).desc(), col(AlertEventRow.id).desc()),
+                partition_by=events.c.alert_id,
+                order_by=(events.c.created_at.desc(), events.c.id.desc()),
             )
             .label("newness"),
         )
@@ -319,7 +359,7 @@ def _prune_quiet_checks(session: Session, alert_ids: Sequence[UUID]) -> None:
         .subquery()
     )
     stale = sa.select(ranked.c.id).where(ranked.c.newness > QUIET_CHECKS_KEPT)
-    session.execute(sa.delete(AlertEventRow).where(col(AlertEventRow.id).in_(stale)))
+    connection.execute(sa.delete(events).where(events.c.id.in_(stale)))
 
 
 # --- outbox deliveries -----------------------------------------------------------------------------------
