@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     check_claim_lease_seconds: float = Field(
         300.0, gt=0, description="How long a claim lasts; a crashed worker's alerts are checked after it."
     )
-    check_query_batch: int = Field(200, ge=1, description="Most alerts counted by one ClickHouse statement.")
+    check_query_batch: int = Field(
+        200, ge=1, description="Most distinct filters one ClickHouse statement matches the log rows against."
+    )
     check_query_timeout_seconds: float = Field(30.0, gt=0, description="max_execution_time of a check query.")
     check_max_bytes_to_read: int = Field(
         5 * 1024**3, ge=1, description="max_bytes_to_read of a check query (5 GiB, as PostHog)."

@@ -4,6 +4,7 @@ the batched window counts of many checks equal each check's windows counted alon
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -119,50 +120,106 @@ def window_counts_alone(
     )
 
 
-@pytest.mark.parametrize(("window", "cadence", "periods"), [(5, 5, 1), (5, 5, 3), (15, 5, 5), (60, 5, 10)])
-def test_batched_window_counts_equal_per_alert_counts(
-    services: Services, project: TestProject, rows: list[Any], window: int, cadence: int, periods: int
-) -> None:
+SHAPES = [(5, 5, 1), (5, 5, 3), (15, 5, 5), (60, 5, 10)]
+
+
+def checks_of_every_kind(
+    services: Services, project: TestProject, window: int, cadence: int, periods: int
+) -> list[WindowCheck]:
+    """Checks the per-minute counts answer and checks read from the rows, on and off the minute grid."""
     store = services.log_store
     other = services.accounts.create_project("alert-counts-other")
     assert other.id is not None
     insert(store, other.id, random_rows(12, NOW - timedelta(hours=3), timedelta(hours=3), 500))
-    checks = [
-        WindowCheck("all-api", project.id, LogFilters.model_validate({"serviceNames": ["api"]}), NOW),
-        # Off the 5-minute grid (shard offsets, an ingestion checkpoint): windows follow date_to exactly.
+    shape = {"window_minutes": window, "cadence_minutes": cadence, "periods": periods}
+    api = LogFilters.model_validate({"serviceNames": ["api"]})
+    errors = LogFilters.model_validate({"severityLevels": ["error"]})
+    attribute = LogFilters.model_validate(
+        {"filterGroup": [{"key": "n", "type": "log_attribute", "operator": "exact", "value": "2"}]}
+    )
+    # Off the minute grid (a first check at "now"): windows follow date_to exactly, from the rows.
+    off_grid = NOW - timedelta(minutes=2, seconds=13, microseconds=5)
+    return [
+        WindowCheck("all-api", project.id, api, NOW, **shape),
+        WindowCheck("errors-offset", project.id, errors, off_grid, **shape),
+        WindowCheck("errors-hour-ago", project.id, errors, NOW - timedelta(hours=1), **shape),
+        WindowCheck("attribute", project.id, attribute, NOW - timedelta(hours=1), **shape),
+        WindowCheck("attribute-offset", project.id, attribute, off_grid, **shape),
+        WindowCheck("other-project", other.id, LogFilters(), NOW, **shape),
         WindowCheck(
-            "errors-offset",
-            project.id,
-            LogFilters.model_validate({"severityLevels": ["error"]}),
-            NOW - timedelta(minutes=2, seconds=13, microseconds=5),
+            "silent", project.id, LogFilters.model_validate({"serviceNames": ["none"]}), NOW, **shape
         ),
         WindowCheck(
-            "attribute",
-            project.id,
-            LogFilters.model_validate(
-                {"filterGroup": [{"key": "n", "type": "log_attribute", "operator": "exact", "value": "2"}]}
-            ),
-            NOW - timedelta(hours=1),
+            "silent-rows", project.id, LogFilters.model_validate({"searchTerm": "nothing"}), NOW, **shape
         ),
-        WindowCheck("other-project", other.id, LogFilters(), NOW),
-        WindowCheck("silent", project.id, LogFilters.model_validate({"serviceNames": ["none"]}), NOW),
     ]
 
-    batched = window_counts_for_alerts(
-        store, checks, window_minutes=window, cadence_minutes=cadence, periods=periods
-    )
+
+@pytest.mark.parametrize(("window", "cadence", "periods"), SHAPES)
+def test_batched_window_counts_equal_per_alert_counts(
+    services: Services, project: TestProject, rows: list[Any], window: int, cadence: int, periods: int
+) -> None:
+    store = services.log_store
+    checks = checks_of_every_kind(services, project, window, cadence, periods)
+    assert {check.by_minute for check in checks} == {True, False}, "both statements are exercised"
+
+    batched = window_counts_for_alerts(store, checks)
 
     expected = {check.key: window_counts_alone(store, check, window, cadence, periods) for check in checks}
     assert batched == expected
-    assert batched["silent"] == (0,) * periods
+    assert batched["silent"] == batched["silent-rows"] == (0,) * periods
     assert any(any(counts) for counts in batched.values())
+
+
+def test_identical_filters_of_any_shape_are_counted_once_with_the_same_answers(
+    services: Services, project: TestProject, rows: list[Any]
+) -> None:
+    """Checks sharing project, filters and date_to share one count source, whatever their W, C and M,
+    and each gets exactly the windows it gets when counted on its own."""
+    store = services.log_store
+    shaped = [
+        replace(
+            check,
+            key=f"{check.key}-{window}-{cadence}-{periods}",
+            window_minutes=window,
+            cadence_minutes=cadence,
+            periods=periods,
+        )
+        for check in checks_of_every_kind(services, project, 5, 5, 1)
+        for window, cadence, periods in [*SHAPES, (10, 1, 7)]
+    ]
+    counted: list[str] = []
+    query = store.query
+
+    def recording(sql: str, *args: Any, **kwargs: Any) -> Any:
+        counted.append(sql)
+        return query(sql, *args, **kwargs)
+
+    store.query = recording  # type: ignore[method-assign]
+    try:
+        together = window_counts_for_alerts(store, shaped)
+    finally:
+        store.query = query  # type: ignore[method-assign]
+
+    assert len(counted) == 2, "one statement from the projection, one from the rows"
+    rows_sql = next(sql for sql in counted if "ARRAY JOIN" in sql)
+    distinct_row_sources = {check.source for check in shaped if not check.by_minute}
+    assert rows_sql.count("project_id = {c") == len(distinct_row_sources)
+    assert len(distinct_row_sources) < sum(not check.by_minute for check in shaped)
+    for check in shaped:
+        assert together[check.key] == window_counts_for_alerts(store, [check])[check.key]
+        assert together[check.key] == window_counts_alone(
+            store, check, check.window_minutes, check.cadence_minutes, check.periods
+        )
 
 
 def test_batched_window_counts_validate_their_input(services: Services, project: TestProject) -> None:
     store = services.log_store
-    assert window_counts_for_alerts(store, [], window_minutes=5, cadence_minutes=5, periods=1) == {}
-    check = WindowCheck("a", project.id, LogFilters(), NOW)
+    assert window_counts_for_alerts(store, []) == {}
+    check = WindowCheck("a", project.id, LogFilters(), NOW, window_minutes=5, cadence_minutes=5, periods=1)
     with pytest.raises(ValueError, match="unique"):
-        window_counts_for_alerts(store, [check, check], window_minutes=5, cadence_minutes=5, periods=1)
+        window_counts_for_alerts(store, [check, check])
     with pytest.raises(ValueError, match=">= 1"):
-        window_counts_for_alerts(store, [check], window_minutes=5, cadence_minutes=5, periods=0)
+        replace(check, periods=0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        replace(check, date_to=NOW.replace(tzinfo=None))

@@ -4,9 +4,11 @@ machine decide, and commits each decision with its event row and outbox notifica
 
 * **Claims.** Due alerts are claimed a batch at a time under a lease (``store.engine_store``); a worker
   that dies leaves claims that expire, and two replicas never hold the same alert.
-* **Batching.** Claimed alerts sharing window, cadence and M are counted together, one ClickHouse
-  statement per ``check_query_batch`` alerts (``store.alert_counts.window_counts_for_alerts``). A failed
-  statement is split in halves until the failing alert is alone, so one bad filter fails one alert.
+* **Batching.** Claimed alerts sharing a slot are counted together whatever their window shapes
+  (``store.alert_counts.window_counts_for_alerts``): those filtering only on services and severities in
+  one statement over the per-minute counts, the others in statements of ``check_query_batch`` distinct
+  filters over the rows; identical filters are counted once. A failed statement is split in halves until
+  the failing alert is alone, so one bad filter fails one alert.
 * **Slots.** A check is anchored on its slot (``next_check_at``) and the save is a compare-and-set on the
   claim and the alert's version: each slot is evaluated at most once, and a check of an alert edited or
   deleted meanwhile is discarded.
@@ -23,7 +25,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from itertools import chain
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic_core import PydanticCustomError
@@ -46,7 +49,7 @@ from logs_mcp.alerts.state_machine import (
 from logs_mcp.alerts.windows import check_anchor
 from logs_mcp.config import Settings
 from logs_mcp.store import engine_store
-from logs_mcp.store.alert_counts import WindowCheck, window_counts_for_alerts
+from logs_mcp.store.alert_counts import CountSource, WindowCheck, window_counts_for_alerts
 from logs_mcp.store.alert_tables import AlertRow
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.engine_store import CheckWrite
@@ -54,7 +57,6 @@ from logs_mcp.store.filters import LogFilters
 from logs_mcp.store.state import utcnow
 
 Clock = Callable[[], datetime]
-_SHAPE: Final = "window_minutes", "check_interval_minutes", "evaluation_periods"
 
 
 def worker_name() -> str:
@@ -227,67 +229,57 @@ class CheckEngine:
 
     def _count(self, pending: Sequence[_Pending], report: CycleReport) -> list[tuple[AlertRow, CheckResult]]:
         """Every pending alert with its M window counts or its classified failure."""
-        # Alerts of one statement share their window shape and their slot: the statement then reads just
-        # the rows of that one look-back (an alert far behind gets a statement of its own).
-        groups: dict[tuple[tuple[int, ...], datetime], list[_Pending]] = {}
+        # Alerts of one statement share their slot: the statement then reads just the rows of that one
+        # look-back (an alert far behind gets statements of its own). Checks the per-minute counts answer
+        # cost no SQL of their own and share one statement; the others are cut into statements of at most
+        # ``check_query_batch`` distinct conditions (checks of identical filters are counted once).
+        slots: dict[datetime, list[WindowCheck]] = {}
         for item in pending:
-            shape = tuple(getattr(item.alert, name) for name in _SHAPE)
-            groups.setdefault((shape, item.date_to), []).append(item)
+            slots.setdefault(item.date_to, []).append(_window_check(item))
         size = self._settings.check_query_batch
+        chunks: list[list[WindowCheck]] = []
+        for checks in slots.values():
+            by_source: dict[CountSource, list[WindowCheck]] = {}
+            for check in checks:
+                by_source.setdefault(check.source, []).append(check)
+            chunks.append([check for check in checks if check.by_minute])
+            by_rows = [group for group in by_source.values() if not group[0].by_minute]
+            chunks += [list(chain(*by_rows[start : start + size])) for start in range(0, len(by_rows), size)]
+        alerts = {str(item.alert.id): item.alert for item in pending}
         results: list[tuple[AlertRow, CheckResult]] = []
-        for (shape, _slot), members in groups.items():
-            for start in range(0, len(members), size):
-                results.extend(self._count_chunk(shape, members[start : start + size], report))
+        for chunk in chunks:
+            if chunk:
+                results += [(alerts[key], result) for key, result in self._count_chunk(chunk, report)]
         return results
 
     def _count_chunk(
-        self, shape: tuple[int, ...], chunk: Sequence[_Pending], report: CycleReport
-    ) -> list[tuple[AlertRow, CheckResult]]:
-        window_minutes, cadence_minutes, periods = shape
-        checks = [
-            WindowCheck(
-                key=str(item.alert.id),
-                project_id=item.alert.project_id,
-                filters=item.filters,
-                date_to=item.date_to,
-            )
-            for item in chunk
-        ]
+        self, chunk: Sequence[WindowCheck], report: CycleReport
+    ) -> list[tuple[str, CheckResult]]:
         started = time.perf_counter()
         report.queries += 1
         try:
-            counts = self._count_windows(
-                self._logs,
-                checks,
-                window_minutes=window_minutes,
-                cadence_minutes=cadence_minutes,
-                periods=periods,
-                settings=self._query_settings(),
-            )
+            counts = self._count_windows(self._logs, chunk, settings=self._query_settings())
         except Exception as error:  # every query error is classified, none escapes (§2.9)
             elapsed = _milliseconds(started)
             failure = classify_failure(error, elapsed)
             if len(chunk) == 1 or failure.code in (FailureCode.SERVER_BUSY, FailureCode.CANCELLED):
                 # A busy or cancelling server fails every alert alike; splitting would only add load.
-                return [(item.alert, failure) for item in chunk]
+                return [(check.key, failure) for check in chunk]
             middle = len(chunk) // 2
-            return self._count_chunk(shape, chunk[:middle], report) + self._count_chunk(
-                shape, chunk[middle:], report
-            )
+            return self._count_chunk(chunk[:middle], report) + self._count_chunk(chunk[middle:], report)
         elapsed = _milliseconds(started)
-        window, cadence = timedelta(minutes=window_minutes), timedelta(minutes=cadence_minutes)
         return [
             (
-                item.alert,
+                check.key,
                 WindowCounts(
-                    date_to=item.date_to,
-                    window=window,
-                    cadence=cadence,
-                    counts=counts[str(item.alert.id)],
+                    date_to=check.date_to,
+                    window=timedelta(minutes=check.window_minutes),
+                    cadence=timedelta(minutes=check.cadence_minutes),
+                    counts=counts[check.key],
                     query_duration_ms=elapsed,
                 ),
             )
-            for item in chunk
+            for check in chunk
         ]
 
     def _query_settings(self) -> Mapping[str, Any]:
@@ -295,6 +287,19 @@ class CheckEngine:
             "max_execution_time": self._settings.check_query_timeout_seconds,
             "max_bytes_to_read": self._settings.check_max_bytes_to_read,
         }
+
+
+def _window_check(item: _Pending) -> WindowCheck:
+    alert = item.alert
+    return WindowCheck(
+        key=str(alert.id),
+        project_id=alert.project_id,
+        filters=item.filters,
+        date_to=item.date_to,
+        window_minutes=alert.window_minutes,
+        cadence_minutes=alert.check_interval_minutes,
+        periods=alert.evaluation_periods,
+    )
 
 
 def _milliseconds(started: float) -> int:

@@ -1,24 +1,34 @@
 """The log counts alerts are decided on: bucketed counts for simulate (alerts.md §4.5, §5.2) and the M
-rolling window counts of many live checks in one statement (§4.2 [A], issue 5 "Batched evaluation").
+rolling window counts of many live checks in one or two statements (§4.2 [A], issue 5 "Batched
+evaluation").
 
-Both use the filters' parameterized WHERE clause (``filter_sql.build_where``) and count on the raw
-timestamp, half-open ``[from, to)``. Bucket starts lie on one grid counted from the Unix epoch, the grid of
-``logs_mcp.alerts.windows``.
+Both use the filters' parameterized conditions (``filter_sql``) and count on the raw timestamp, half-open
+``[from, to)``. Bucket starts lie on one grid counted from the Unix epoch, the grid of
+``logs_mcp.alerts.windows``; a check's windows are whole minutes before its ``date_to``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from logs_mcp.store.clickhouse import LogStore
-from logs_mcp.store.filter_sql import TIMESTAMP_TYPE, build_where
+from logs_mcp.store.filter_sql import (
+    MINUTE_SQL,
+    TIMESTAMP_TYPE,
+    Parameters,
+    build_match,
+    build_where,
+    group_sql,
+)
 from logs_mcp.store.filters import LogFilters
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+ONE_MINUTE = timedelta(minutes=1)
 
 
 def bucket_counts(
@@ -49,7 +59,8 @@ def bucket_counts(
 
 @dataclass(frozen=True, slots=True)
 class WindowCheck:
-    """One alert's check to count: its project, filters and the end of its newest window (§4.2 ``date_to``).
+    """One alert's check to count: its project, filters, the end of its newest window (§4.2 ``date_to``)
+    and its window shape: W (``window_minutes``), C (``cadence_minutes``) and M (``periods``).
 
     ``key`` identifies the alert in the result (its id).
     """
@@ -58,83 +69,182 @@ class WindowCheck:
     project_id: int
     filters: LogFilters
     date_to: datetime
+    window_minutes: int
+    cadence_minutes: int
+    periods: int
+
+    source: CountSource = field(init=False)
+    """What it counts: checks of one source are counted once, whatever their window shapes."""
+    by_minute: bool = field(init=False)
+    """Whether the per-minute counts projection answers it: only service and severity lists as filters,
+    and whole minutes (W and C are; ``date_to`` must be too)."""
 
     def __post_init__(self) -> None:
         if self.date_to.tzinfo is None:
             raise ValueError("date_to must be timezone-aware (UTC)")
+        if self.window_minutes < 1 or self.cadence_minutes < 1 or self.periods < 1:
+            raise ValueError("window_minutes, cadence_minutes and periods must be >= 1")
+        filters = self.filters
+        canonical = filters.model_dump_json(exclude={"date_range"})
+        object.__setattr__(self, "source", CountSource(self.project_id, canonical, self.date_to))
+        by_minute = (
+            not self.date_to.second
+            and not self.date_to.microsecond
+            and not filters.search_term
+            and filters.resource_fingerprint is None
+            and group_sql(filters.filter_group, Parameters()) is None
+        )
+        object.__setattr__(self, "by_minute", by_minute)
+
+    @property
+    def lookback_minutes(self) -> int:
+        """How far back from ``date_to`` its oldest window starts: W + (M−1)·C."""
+        return self.window_minutes + (self.periods - 1) * self.cadence_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class CountSource:
+    """A project's logs matching one filter (as canonical JSON), up to one ``date_to``."""
+
+    project_id: int
+    filters: str
+    date_to: datetime
 
 
 def window_counts_for_alerts(
-    store: LogStore,
-    checks: Sequence[WindowCheck],
-    *,
-    window_minutes: int,
-    cadence_minutes: int,
-    periods: int,
-    settings: Mapping[str, Any] | None = None,
+    store: LogStore, checks: Sequence[WindowCheck], *, settings: Mapping[str, Any] | None = None
 ) -> dict[str, tuple[int, ...]]:
-    """The ``periods`` (M) rolling window counts of every check, newest first, in one statement.
+    """The M rolling window counts of every check, newest first, in one or two statements.
 
     For check c and k = 0 … M−1, window k is ``[c.date_to − k·C − W, c.date_to − k·C)``; windows overlap
-    when W > C, and a window without logs counts 0 (§2.4 [A]), so every tuple has M entries. Checks must
-    share W, C and M (that is what makes them one statement); their projects, filters and ``date_to``
-    may differ. A row matching several checks is counted for each.
+    when W > C, and a window without logs counts 0 (§2.4 [A]), so every tuple has M entries. A row
+    matching several checks is counted for each.
 
-    Rows are read once, from the union of the checks' projects and look-backs (checks sharing ``date_to``
-    read exactly their look-back), and each row is matched against every check: the SQL names each check's
-    condition once, since ClickHouse's planning time grows with the statement (twice as long a statement,
-    about twice the planning).
+    Every window is whole minutes before its ``date_to``, so each source (project, filters, ``date_to``)
+    is counted once, per minute before ``date_to``, over the longest look-back of its checks; each
+    check's windows are sums of those minutes. Checks the per-minute counts projection answers
+    (``WindowCheck.by_minute``) share one statement that names no check: it reads the projection's
+    counts of their projects and look-back. The others share one statement that reads the rows of their
+    projects and look-back once and matches each row against every source's condition; the SQL names
+    each condition once and without time bounds, since ClickHouse's planning time grows with the
+    statement (the minute arithmetic bounds the distance instead).
 
-    The caller sizes the batch: one failing filter fails the statement, and the SQL grows with the checks.
-    ``settings`` are ClickHouse query settings (the check engine's time and bytes limits).
+    The caller sizes the batch: one failing filter fails the statement, and the SQL grows with the
+    distinct sources. ``settings`` are ClickHouse query settings (the check engine's time and bytes limits).
     """
-    if window_minutes < 1 or cadence_minutes < 1 or periods < 1:
-        raise ValueError("window_minutes, cadence_minutes and periods must be >= 1")
     if len({check.key for check in checks}) != len(checks):
         raise ValueError("check keys must be unique")
-    if not checks:
+    spans: dict[CountSource, int] = {}
+    by_minute: dict[CountSource, WindowCheck] = {}
+    by_rows: dict[CountSource, WindowCheck] = {}
+    for check in checks:
+        spans[check.source] = max(spans.get(check.source, 0), check.lookback_minutes)
+        (by_minute if check.by_minute else by_rows).setdefault(check.source, check)
+    minutes = {
+        **_counts_from_projection(store, by_minute, spans, settings),
+        **_counts_from_rows(store, by_rows, spans, settings),
+    }
+    return {check.key: _windows(minutes[check.source], check) for check in checks}
+
+
+def _windows(minutes: Sequence[int], check: WindowCheck) -> tuple[int, ...]:
+    """``minutes[b]``: logs in ``(b, b + 1]`` minutes before ``date_to``."""
+    prefix = [0, *accumulate(minutes)]
+    step, width = check.cadence_minutes, check.window_minutes
+    return tuple(prefix[k * step + width] - prefix[k * step] for k in range(check.periods))
+
+
+def _counts_from_projection(
+    store: LogStore,
+    sources: Mapping[CountSource, WindowCheck],
+    spans: Mapping[CountSource, int],
+    settings: Mapping[str, Any] | None,
+) -> dict[CountSource, list[int]]:
+    """Per source, logs per minute before its ``date_to``, from ``p_minute_counts``: the statement groups
+    by the projection's own keys over whole minutes, and the filters (lists of services and severities)
+    are applied here to the few thousand (service, severity, minute) rows it returns."""
+    if not sources:
         return {}
-    window, cadence = timedelta(minutes=window_minutes), timedelta(minutes=cadence_minutes)
-    lookback = window + (periods - 1) * cadence
-    conditions, params = [], {}
-    for index, check in enumerate(checks):
-        where = build_where(
-            check.project_id, check.filters, check.date_to - lookback, check.date_to, prefix=f"c{index}_"
-        )
-        conditions.append(f"({where.sql})")
-        params.update(where.params)
-    # Per row of the checks' projects and look-backs: which checks it matches (1-based; none, and ARRAY JOIN
-    # drops the row); per match, the windows k its distance
-    # d = date_to − timestamp (µs, > 0) falls in: k·C < d ≤ k·C + W, so ceil((d − W)/C) ≤ k ≤ (d − 1) // C.
     sql = f"""
-        SELECT check_index, window_index, count() AS logs
+        SELECT project_id, service_name, severity_text, {MINUTE_SQL} AS minute, count()
+        FROM {store.logs_table}
+        WHERE project_id IN {{projects:Array(UInt64)}}
+            AND {MINUTE_SQL} >= {{earliest:{TIMESTAMP_TYPE}}} AND {MINUTE_SQL} < {{latest:{TIMESTAMP_TYPE}}}
+        GROUP BY project_id, service_name, severity_text, minute
+    """
+    result = store.query(sql, _read_range(spans, sources), settings)
+    series: dict[int, dict[tuple[str, str], list[tuple[datetime, int]]]] = {}
+    for project_id, service, severity, minute, logs in result.rows:
+        series.setdefault(project_id, {}).setdefault((service, severity), []).append((_utc(minute), logs))
+    counts = {}
+    for source, check in sources.items():
+        services, severities = set(check.filters.service_names), set(check.filters.severity_levels)
+        minutes = counts[source] = [0] * spans[source]
+        for (service, severity), per_minute in series.get(source.project_id, {}).items():
+            if (services and service not in services) or (severities and severity not in severities):
+                continue
+            for minute, logs in per_minute:
+                before = (source.date_to - minute) // ONE_MINUTE - 1
+                if 0 <= before < len(minutes):
+                    minutes[before] += logs
+    return counts
+
+
+def _counts_from_rows(
+    store: LogStore,
+    sources: Mapping[CountSource, WindowCheck],
+    spans: Mapping[CountSource, int],
+    settings: Mapping[str, Any] | None,
+) -> dict[CountSource, list[int]]:
+    """Per source, logs per minute before its ``date_to``, from the rows: one read of the sources'
+    projects and look-back, each row matched against every source's condition."""
+    if not sources:
+        return {}
+    order = list(sources)
+    conditions, params = [], {}
+    for index, source in enumerate(order):
+        match = build_match(source.project_id, sources[source].filters, prefix=f"c{index}_")
+        conditions.append(f"({match.sql})")
+        params.update(match.params)
+    # Per row: which sources it matches (1-based; none, and ARRAY JOIN drops the row); per match, the
+    # distance d = date_to − timestamp (µs), kept when 0 < d ≤ the source's look-back, in the minute
+    # b = (d − 1) // 1 min, so minute b holds d in (b, b + 1] minutes.
+    sql = f"""
+        SELECT source_index, intDiv(distance - 1, {{minute_us:Int64}}) AS minute, count() AS logs
         FROM (
-            SELECT check_index, {{ends:Array(Int64)}}[check_index] - ts AS distance
+            SELECT source_index, {{ends:Array(Int64)}}[source_index] - ts AS distance
             FROM (
                 SELECT toUnixTimestamp64Micro(timestamp) AS ts, [{", ".join(conditions)}] AS matched
                 FROM {store.logs_table}
                 WHERE project_id IN {{projects:Array(UInt64)}}
                     AND timestamp >= {{earliest:{TIMESTAMP_TYPE}}} AND timestamp < {{latest:{TIMESTAMP_TYPE}}}
             )
-            ARRAY JOIN arrayFilter((i, hit) -> hit, range(1, length(matched) + 1), matched) AS check_index
+            ARRAY JOIN arrayFilter((i, hit) -> hit, range(1, length(matched) + 1), matched) AS source_index
         )
-        ARRAY JOIN range(
-            toUInt64(greatest(0, intDiv(distance - {{window_us:Int64}} + {{cadence_us:Int64}} - 1,
-                                        {{cadence_us:Int64}}))),
-            toUInt64(least({{periods:Int64}} - 1, intDiv(distance - 1, {{cadence_us:Int64}})) + 1)
-        ) AS window_index
-        GROUP BY check_index, window_index
+        WHERE distance > 0 AND distance <= {{spans_us:Array(Int64)}}[source_index]
+        GROUP BY source_index, minute
     """
-    params |= {
-        "projects": sorted({check.project_id for check in checks}),
-        "earliest": min(check.date_to for check in checks) - lookback,
-        "latest": max(check.date_to for check in checks),
-        "ends": [(check.date_to - EPOCH) // MICROSECOND for check in checks],
-        "window_us": window // MICROSECOND,
-        "cadence_us": cadence // MICROSECOND,
-        "periods": periods,
+    params |= _read_range(spans, order) | {
+        "ends": [(source.date_to - EPOCH) // MICROSECOND for source in order],
+        "spans_us": [spans[source] * ONE_MINUTE // MICROSECOND for source in order],
+        "minute_us": ONE_MINUTE // MICROSECOND,
     }
-    counts = {check.key: [0] * periods for check in checks}
-    for check_index, window_index, logs in store.query(sql, params, settings).rows:
-        counts[checks[check_index - 1].key][window_index] = logs
-    return {key: tuple(values) for key, values in counts.items()}
+    counts = {source: [0] * spans[source] for source in order}
+    for source_index, minute, logs in store.query(sql, params, settings).rows:
+        counts[order[source_index - 1]][minute] = logs
+    return counts
+
+
+def _read_range(spans: Mapping[CountSource, int], sources: Iterable[CountSource]) -> dict[str, object]:
+    """The projects and the time range a statement reads: every source's look-back."""
+    chosen = list(sources)
+    return {
+        "projects": sorted({source.project_id for source in chosen}),
+        "earliest": min(source.date_to - spans[source] * ONE_MINUTE for source in chosen),
+        "latest": max(source.date_to for source in chosen),
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    """chDB returns naive UTC datetimes, a server aware ones."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -97,7 +97,21 @@ def build_where(
         f"project_id = {params(project_id, 'UInt64')}",
         f"{moment} >= {params(time_from, stamp)}",
         f"{moment} < {params(time_to, stamp)}",
+        *_filter_parts(filters, params),
     ]
+    return SqlFragment(" AND ".join(parts), params.values)
+
+
+def build_match(project_id: int, filters: LogFilters, *, prefix: str = "p") -> SqlFragment:
+    """The condition selecting one project's rows that match, at any time: for a statement that bounds
+    the time once for many such conditions (and never prunes on them, so no text index either)."""
+    params = Parameters(prefix, token_index=False)
+    parts = [f"project_id = {params(project_id, 'UInt64')}", *_filter_parts(filters, params)]
+    return SqlFragment(" AND ".join(parts), params.values)
+
+
+def _filter_parts(filters: LogFilters, params: Parameters) -> list[str]:
+    parts = []
     if filters.severity_levels:
         parts.append(_in("severity_text", filters.severity_levels, params))
     if filters.service_names:
@@ -109,7 +123,7 @@ def build_where(
     group = group_sql(filters.filter_group, params)
     if group is not None:
         parts.append(group)
-    return SqlFragment(" AND ".join(parts), params.values)
+    return parts
 
 
 # The columns besides the time that the attribute rollups and the per-minute counts projection carry.
