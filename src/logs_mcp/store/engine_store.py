@@ -420,8 +420,10 @@ def claim_deliveries(
         )
         .returning(*outbox.c)
     )
-    with engine.begin() as connection:
-        leased = [OutboxRow(**dict(row)) for row in connection.execute(claim).mappings().all()]
+    # Loaded by the ORM, not constructed: constructing is most of a claim's Python time.
+    with Session(engine, expire_on_commit=False) as session:
+        leased = list(session.scalars(select(OutboxRow).from_statement(claim)))
+        session.commit()
     if not leased:
         return []
     with Session(engine) as session:

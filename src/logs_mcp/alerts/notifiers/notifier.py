@@ -8,6 +8,7 @@ surfaces as an exception.
 from __future__ import annotations
 
 from types import TracebackType
+from urllib.request import getproxies_environment
 
 import aiohttp
 import anyio
@@ -30,7 +31,9 @@ class Notifier:
             timeout=aiohttp.ClientTimeout(total=self._timeout_seconds),
             # One pool for every destination: a receiver's cookies must not reach another one.
             cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as for every other outbound client
+            # HTTP(S)_PROXY and NO_PROXY are honoured when set; aiohttp then looks them up in a worker
+            # thread for every request, a cost not worth paying without them.
+            trust_env=bool(getproxies_environment()),
         )
         http = HttpSender(self._session, allow_private=settings.allow_private_webhooks)
         slack = SlackSender(api_url=settings.slack_api_url, timeout_seconds=self._timeout_seconds)
