@@ -185,6 +185,47 @@ def test_one_failing_alert_fails_alone_and_its_batch_is_split(rig: EngineRig) ->
     assert rig.row(failing).consecutive_failures == 1
 
 
+def test_a_batch_of_every_shape_is_counted_in_two_statements_with_each_alert_s_own_answers(
+    rig: EngineRig,
+) -> None:
+    t0 = rig.clock.now
+    rig.burst(t0 - 60 * M, minutes=60, per_minute=1)
+    rig.burst(t0 - 20 * M, minutes=20, per_minute=1, severity="info")
+    shapes = [(5, 1, 1, 4), (10, 3, 2, 12), (15, 5, 3, 12), (60, 10, 3, 40)]  # window, M, N, threshold
+    body = {"key": "message", "value": "boom", "operator": "icontains", "type": "log"}
+    filters = [
+        {"severityLevels": ["error"]},
+        {"serviceNames": ["checkout"]},
+        {"filterGroup": {"type": "AND", "values": [{"type": "AND", "values": [body]}]}},
+    ]
+    alerts = [
+        rig.create_alert(
+            filters=chosen,
+            threshold_count=threshold,
+            window_minutes=window,
+            evaluation_periods=periods,
+            datapoints_to_alarm=needed,
+        )
+        for chosen in filters
+        for window, periods, needed, threshold in shapes
+    ]
+    statements: list[set[bool]] = []
+
+    def compared_with_each_alone(store: Any, checks: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
+        statements.append({check.by_minute for check in checks})
+        together = window_counts_for_alerts(store, checks, **kwargs)
+        assert together == {
+            check.key: window_counts_for_alerts(store, [check])[check.key] for check in checks
+        }
+        return together
+
+    report = rig.cycle_at(t0, rig.new_engine(count_windows=compared_with_each_alone))
+
+    # Service and severity lists: one statement over the per-minute counts; a body search: one over rows.
+    assert sorted(map(sorted, statements)) == [[False], [True]] and report["queries"] == 2
+    assert report["checked"] == len(alerts) and 0 < report["fired"] < len(alerts)
+
+
 def test_filters_that_no_longer_validate_break_the_alert_at_once(rig: EngineRig) -> None:
     alert = rig.create_alert()
     rig.add_rules(alert)
