@@ -18,6 +18,7 @@ machine decide, and commits each decision with its event row and outbox notifica
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -156,9 +157,11 @@ class CheckEngine:
         writes: list[CheckWrite] = []
         decisions: dict[UUID, CheckDecision] = {}
         pending: list[_Pending] = []
+        parsed: dict[str, LogFilters] = {}  # alerts of identical filters share one validation
         for alert in alerts:
+            text = json.dumps(alert.filters, sort_keys=True)
             try:
-                filters = parse_alert_filters(alert.filters)
+                filters = parsed.get(text) or parsed.setdefault(text, parse_alert_filters(alert.filters))
             except PydanticCustomError as error:
                 writes.extend(self._broken_config(alert, _config_reason(alert.filters, error), now))
                 continue
