@@ -11,6 +11,7 @@ import json
 import math
 import random
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ProtoResource
 from test_ingest_otlp import HOUR_NS, ROW_FIELDS, any_value, key_values, request_of
 
+from logs_mcp.logs import ingest as ingest_module
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.services import Services
 from logs_mcp.store import otlp_native
@@ -356,3 +358,74 @@ def test_doubles_are_written_as_python_writes_them(services: Services) -> None:
     rng = random.Random(7)
     values = {f"d{index}": random_double(rng) for index in range(5_000)}
     ingest_both(services, one(LogRecord(attributes=key_values(values))), native=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Joint inserts: requests that wait for the writer are inserted together
+
+
+def test_waiting_requests_are_stored_in_one_insert_each_with_its_own_answer(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a first request holds the only writer, three more wait; they then go in as one insert. One
+    of them needs the Python path, so the joint insert fails whole and each is inserted again alone: the
+    view stores two, refuses the third, and LogIngest stores that one by the Python path."""
+    first_entered, release_first = threading.Event(), threading.Event()
+    real_insert, real_joint = otlp_native.insert_request, otlp_native.insert_requests
+    joint_sizes: list[int] = []
+
+    def held_insert(*args: Any) -> bool:
+        if not first_entered.is_set():
+            first_entered.set()
+            release_first.wait(timeout=30)
+        return real_insert(*args)
+
+    def counted_joint(store: Any, messages: Any, *args: Any) -> None:
+        joint_sizes.append(len(messages))
+        real_joint(store, messages, *args)
+
+    monkeypatch.setattr(otlp_native, "insert_request", held_insert)
+    monkeypatch.setattr(otlp_native, "insert_requests", counted_joint)
+    monkeypatch.setattr(ingest_module, "INSERT_WRITERS", 1)
+    ingest = LogIngest(services.log_store, 4 << 20, native_min_records=0, clock=lambda: NOW_NS)
+    needs_python = LogRecord(body=any_value("c"), attributes=key_values({"list": [1, 2]}))
+    bodies = {"a": [LogRecord(body=any_value("a"))] * 3, "b": [LogRecord(body=any_value("b"))] * 2,
+              "c": [needs_python], "d": [LogRecord(body=any_value("d"))]}  # fmt: skip
+    projects = {name: next(project_ids) for name in bodies}
+    answers: dict[str, int] = {}
+
+    def send(name: str) -> None:
+        answers[name] = ingest.ingest(projects[name], request_of(*bodies[name]).SerializeToString())
+
+    threads = {name: threading.Thread(target=send, args=(name,)) for name in bodies}
+    threads["a"].start()
+    assert first_entered.wait(timeout=30)
+    for name in "bcd":
+        threads[name].start()
+    while ingest._native.waiting < 3:  # queued behind the held writer
+        time.sleep(0.01)
+    release_first.set()
+    for thread in threads.values():
+        thread.join(timeout=60)
+
+    assert joint_sizes == [3]
+    assert answers == {name: len(records) for name, records in bodies.items()}
+    body, attributes = ROW_FIELDS.index("body"), ROW_FIELDS.index("attributes")
+    for name, records in bodies.items():
+        assert [row[body] for row in rows_in(services, projects[name])] == [name] * len(records)
+    assert ("list", "[1,2]") in rows_in(services, projects["c"])[0][attributes]
+
+
+def test_a_joint_insert_stores_each_request_under_its_own_project(services: Services) -> None:
+    """Several messages in one insert: each row of the staging table carries its own envelope."""
+    projects = [next(project_ids) for _ in range(3)]
+    messages = [
+        request_of(*[LogRecord(body=any_value(f"p{index}"))] * (index + 1)).SerializeToString()
+        + otlp_native.envelope(project, NOW_NS, SKEW_NS)
+        for index, project in enumerate(projects)
+    ]
+    otlp_native.insert_requests(services.log_store, messages)
+
+    for index, project in enumerate(projects):
+        bodies = [row[ROW_FIELDS.index("body")] for row in rows_in(services, project)]
+        assert bodies == [f"p{index}"] * (index + 1)

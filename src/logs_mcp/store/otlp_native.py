@@ -19,7 +19,7 @@ custom settings under configured prefixes and chDB under none, so settings canno
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -359,14 +359,21 @@ def insert_request(
     """Stores a decoded-valid OTLP protobuf request whole through the view; False (nothing stored)
     when it needs the Python path."""
     try:
-        store.raw_insert(
-            store.target.table(staging),
-            request + envelope(project_id, now_ns, max_skew_ns),
-            "ProtobufSingle",
-            {**INSERT_SETTINGS, **store.protobuf_schema_settings("otlp_logs", PROTO_SCHEMA, MESSAGE)},
-        )
+        _insert(store, request + envelope(project_id, now_ns, max_skew_ns), "ProtobufSingle", staging)
     except DatabaseError as error:
         if FALLBACK_MARKER in str(error):
             return False
         raise
     return True
+
+
+def insert_requests(store: LogStore, messages: Sequence[bytes], staging: str = STAGING_TABLE) -> None:
+    """Stores several requests, each already followed by its :func:`envelope`, in one insert: one row
+    of the staging table each (length-delimited ``Protobuf``), so the view is planned once for all.
+    All or nothing: a request the view refuses fails the whole insert."""
+    _insert(store, b"".join(_varint(len(message)) + message for message in messages), "Protobuf", staging)
+
+
+def _insert(store: LogStore, data: bytes, fmt: str, staging: str) -> None:
+    settings = store.protobuf_schema_settings("otlp_logs", PROTO_SCHEMA, MESSAGE)
+    store.raw_insert(store.target.table(staging), data, fmt, {**INSERT_SETTINGS, **settings})
