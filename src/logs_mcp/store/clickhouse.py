@@ -274,7 +274,8 @@ def _connect(url: str, settings: dict[str, Any]) -> Client:
 def _import_chdb_without_pyarrow() -> None:
     """chDB's connection module imports pyarrow (and numpy with it) when it is installed, ~0.3 s of every
     start, for Arrow result formats that this store never asks for: clickhouse-connect reads Native.
-    chDB treats pyarrow as optional, so the import is made to fail while that module loads."""
+    chDB treats pyarrow as optional, so the import is made to fail while that module loads (for any
+    thread: nothing else a start imports, next to the store opening in a thread, uses pyarrow)."""
     if "chdb.state" in sys.modules or "pyarrow" in sys.modules:
         return
     sys.modules["pyarrow"] = None  # type: ignore[assignment]  # None makes `import pyarrow` raise ImportError
