@@ -197,15 +197,27 @@ def _counts_from_rows(
     settings: Mapping[str, Any] | None,
 ) -> dict[CountSource, list[int]]:
     """Per source, logs per minute before its ``date_to``, from the rows: one read of the sources'
-    projects and look-back, each row matched against every source's condition."""
+    projects and look-back, each row matched against the conditions of its own project's sources only
+    (the per-row cost of a condition is most of a statement's: a batch spread over many projects would
+    otherwise match every row against every project's conditions)."""
     if not sources:
         return {}
     order = list(sources)
-    conditions, params = [], {}
-    for index, source in enumerate(order):
-        match = build_match(source.project_id, sources[source].filters, prefix=f"c{index}_")
-        conditions.append(f"({match.sql})")
-        params.update(match.params)
+    of_project: dict[int, list[int]] = {}
+    for index, source in enumerate(order, start=1):
+        of_project.setdefault(source.project_id, []).append(index)
+    branches, params = [], {}
+    for project_index, (project_id, indexes) in enumerate(of_project.items()):
+        conditions = []
+        for index in indexes:
+            match = build_match(sources[order[index - 1]].filters, prefix=f"c{index}_")
+            conditions.append(f"({match.sql})")
+            params.update(match.params)
+        params[f"project{project_index}"] = project_id
+        branches.append(
+            f"project_id = {{project{project_index}:UInt64}}, "
+            f"arrayFilter((i, hit) -> hit, [{', '.join(map(str, indexes))}], [{', '.join(conditions)}])"
+        )
     # Per row: which sources it matches (1-based; none, and ARRAY JOIN drops the row); per match, the
     # distance d = date_to − timestamp (µs), kept when 0 < d ≤ the source's look-back, in the minute
     # b = (d − 1) // 1 min, so minute b holds d in (b, b + 1] minutes.
@@ -214,12 +226,12 @@ def _counts_from_rows(
         FROM (
             SELECT source_index, {{ends:Array(Int64)}}[source_index] - ts AS distance
             FROM (
-                SELECT toUnixTimestamp64Micro(timestamp) AS ts, [{", ".join(conditions)}] AS matched
+                SELECT toUnixTimestamp64Micro(timestamp) AS ts, multiIf({", ".join(branches)}, []) AS matched
                 FROM {store.logs_table}
                 WHERE project_id IN {{projects:Array(UInt64)}}
                     AND timestamp >= {{earliest:{TIMESTAMP_TYPE}}} AND timestamp < {{latest:{TIMESTAMP_TYPE}}}
             )
-            ARRAY JOIN arrayFilter((i, hit) -> hit, range(1, length(matched) + 1), matched) AS source_index
+            ARRAY JOIN matched AS source_index
         )
         WHERE distance > 0 AND distance <= {{spans_us:Array(Int64)}}[source_index]
         GROUP BY source_index, minute
@@ -230,7 +242,9 @@ def _counts_from_rows(
         "minute_us": ONE_MINUTE // MICROSECOND,
     }
     counts = {source: [0] * spans[source] for source in order}
-    for source_index, minute, logs in store.query(sql, params, settings).rows:
+    # Evaluated lazily, a project's conditions cost nothing on the other projects' rows.
+    lazily = {**(settings or {}), "short_circuit_function_evaluation": "force_enable"}
+    for source_index, minute, logs in store.query(sql, params, lazily).rows:
         counts[order[source_index - 1]][minute] = logs
     return counts
 

@@ -102,12 +102,12 @@ def build_where(
     return SqlFragment(" AND ".join(parts), params.values)
 
 
-def build_match(project_id: int, filters: LogFilters, *, prefix: str = "p") -> SqlFragment:
-    """The condition selecting one project's rows that match, at any time: for a statement that bounds
-    the time once for many such conditions (and never prunes on them, so no text index either)."""
+def build_match(filters: LogFilters, *, prefix: str = "p") -> SqlFragment:
+    """The condition selecting the rows that match the filters (``1`` for no filter), in any project and
+    at any time: for a statement that bounds those once for many such conditions (and never prunes on
+    them, so no text index either)."""
     params = Parameters(prefix, token_index=False)
-    parts = [f"project_id = {params(project_id, 'UInt64')}", *_filter_parts(filters, params)]
-    return SqlFragment(" AND ".join(parts), params.values)
+    return SqlFragment(" AND ".join(_filter_parts(filters, params)) or "1", params.values)
 
 
 def _filter_parts(filters: LogFilters, params: Parameters) -> list[str]:
