@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from logs_mcp.alerts.notifiers.notifier import Notifier
 from logs_mcp.alerts.outbox import Deliveries, DeliveryReport, OutboxDeliverer
-from logs_mcp.alerts.runner import notifier_delivery
+from logs_mcp.alerts.runner import AlertWorkers, notifier_delivery
 from logs_mcp.services import Services
 from logs_mcp.store.engine_store import DeliveryAttemptRow
 
@@ -132,6 +132,39 @@ def test_a_receiver_that_never_recovers_makes_the_notification_dead(
     assert len(receiver.requests) == 8
     page = Deliveries(rig.state).list(rig.project_id, alert, status="dead", url="http://t/")
     assert [attempt.outcome for attempt in page.results[0].attempt_history] == ["retry"] * 3 + ["dead"]
+
+
+def test_a_batch_is_sent_as_it_commits_without_waiting_for_a_delivery_pass(
+    rig: EngineRig, receiver: Receiver
+) -> None:
+    t0 = rig.clock.now
+    alert = rig.create_alert(threshold_count=5)
+    rig.add_rules(alert, webhook_url=receiver.url)
+    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
+    rig.run_slots(t0, t0 + 10 * M)  # quiet so far; the slot t0 + 15 min fires
+
+    async def run() -> None:
+        async with Notifier(rig.settings) as notifier:
+            deliverer = OutboxDeliverer(rig.state, rig.settings, notifier_delivery(notifier), clock=rig.clock)
+            # Ticks and passes an hour apart: only the hand-over after the commit can send in time.
+            workers = AlertWorkers(rig.engine, deliverer, tick_seconds=3600, poll_seconds=3600)
+            rig.engine.on_notifications = workers._notifications_committed
+            async with anyio.create_task_group() as group:
+                group.start_soon(workers.run)
+                while not workers._waiting:  # the first pass (and the first, idle, cycle) is over
+                    await anyio.sleep(0.01)
+                rig.clock.now = t0 + 15 * M
+                await anyio.to_thread.run_sync(rig.engine.run_cycle)
+                with anyio.fail_after(10):
+                    while not receiver.delivered_keys():
+                        await anyio.sleep(0.01)
+                group.cancel_scope.cancel()
+
+    anyio.run(run)
+
+    [row] = rig.outbox(alert)
+    assert receiver.delivered_keys() == [row.idempotency_key]
+    assert (row.kind, row.status, row.attempts) == ("firing", "delivered", 1)
 
 
 def test_an_expired_lease_is_retried_with_the_same_key(rig: EngineRig, receiver: Receiver) -> None:

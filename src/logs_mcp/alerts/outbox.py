@@ -5,9 +5,8 @@ A pass first makes deliveries whose lease expired pending again (their worker di
 due notifications a batch at a time (``delivery_lease_seconds``), sends them side by side, and records
 the attempts of a batch in one transaction: delivered; or retried after an exponential, jittered back-off
 that honours ``Retry-After``; or dead, when the receiver refused for good or ``delivery_max_attempts`` ran
-out, with the last error. The alert workers also lease and send a check batch's notifications right
-after it commits (``runner.AlertWorkers``), through :meth:`OutboxDeliverer.claim` and
-:meth:`OutboxDeliverer.send`.
+out, with the last error. The alert workers also lease a check batch's notifications right after it
+commits and hand them to :meth:`OutboxDeliverer.send_due` (``runner.AlertWorkers``).
 
 Also here: the deliveries of an alert as the API shows them (``…/alerts/{id}/deliveries/``).
 """
@@ -139,11 +138,20 @@ class OutboxDeliverer:
         report.recovered = await anyio.to_thread.run_sync(
             engine_store.recover_interrupted, self._state, self._clock()
         )
+        await self.send_due(report)
+        return report
+
+    async def send_due(self, report: DeliveryReport, claimed: list[ClaimedDelivery] | None = None) -> None:
+        """Send ``claimed`` (by default, lease a batch first), then lease and send batch after batch until
+        one comes back short: a batch is leased only when the one before is done, so no lease runs out
+        while its notification waits for its turn."""
         while True:
-            claimed = await anyio.to_thread.run_sync(self.claim)
+            if claimed is None:
+                claimed = await anyio.to_thread.run_sync(self.claim)
             await self.send(claimed, report)
             if len(claimed) < self.batch:
-                return report
+                return
+            claimed = None
 
     @property
     def batch(self) -> int:
@@ -162,8 +170,8 @@ class OutboxDeliverer:
         )
 
     async def send(self, claimed: Sequence[ClaimedDelivery], report: DeliveryReport) -> None:
-        """Send leased notifications side by side (at most ``delivery_concurrency`` at once across all
-        batches), then record every attempt's outcome in one transaction."""
+        """Send leased notifications side by side (at most ``delivery_concurrency`` at once), then record
+        every attempt's outcome in one transaction."""
         records: list[AttemptRecord] = []
         try:
             async with anyio.create_task_group() as group:

@@ -4,7 +4,8 @@ in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded 
 
 A check batch that commits notifications hands them over at once: the cycle's thread leases them right
 after its commit (on SQLite the write lock is free then; a deliverer asking later would queue behind the
-cycle's next statements) and the event loop starts sending them while the cycle goes on.
+cycle's next statements) and the delivery loop sends them while the cycle goes on. One batch is sent at a
+time, so no lease runs out while its notification waits behind a slow receiver's.
 
 Both do their blocking work (SQL, ClickHouse) in worker threads. On shutdown the check cycle in progress
 stops after its current batch; claims it did not use are released or expire.
@@ -13,13 +14,14 @@ stops after its current batch; claims it did not use are released or expire.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 
 import anyio
-import anyio.abc
 import anyio.from_thread
 import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from logs_mcp.alerts.engine import CheckEngine, Clock, CycleReport
 from logs_mcp.alerts.notifiers.notifier import Notifier
@@ -56,7 +58,9 @@ class AlertWorkers:
     deliverer: OutboxDeliverer
     tick_seconds: float
     poll_seconds: float
-    _sending: anyio.abc.TaskGroup | None = None  # while running: where handed-over notifications are sent
+    _hand_over: MemoryObjectSendStream[list[ClaimedDelivery]] | None = None  # while running
+    _waiting: bool = False  # the delivery loop waits for a hand-over (or its next pass)
+    _committed_meanwhile: bool = False  # notifications committed while the delivery loop was sending
 
     @classmethod
     def of(cls, services: Services, deliver: DeliverOne, clock: Clock = utcnow) -> AlertWorkers:
@@ -72,14 +76,15 @@ class AlertWorkers:
     async def run(self) -> None:
         """Run both loops until cancelled."""
         stop = threading.Event()
+        hand_over, handed_over = anyio.create_memory_object_stream[list[ClaimedDelivery]](math.inf)
         async with anyio.create_task_group() as group:
             group.start_soon(self._check_loop, stop)
-            group.start_soon(self._delivery_loop)
-            self._sending = group
+            group.start_soon(self._delivery_loop, handed_over)
+            self._hand_over = hand_over
             try:
                 await anyio.sleep_forever()
             finally:
-                self._sending = None
+                self._hand_over = None
                 stop.set()  # before the group waits for the cycle's thread: it ends after this batch
 
     async def check_once(self) -> CycleReport:
@@ -94,33 +99,43 @@ class AlertWorkers:
             await anyio.sleep(self.tick_seconds)
 
     def _notifications_committed(self) -> None:
-        """Lease the notifications a batch just committed and start sending them; runs in the check
-        cycle's worker thread, right after the commit. Without a running delivery loop (``alerts check``)
-        the pass after the cycle sends them."""
-        group = self._sending
-        if group is None:
+        """Runs in the check cycle's worker thread right after a batch committed notifications: lease them
+        and hand them to the waiting delivery loop; a busy one leases them itself when its batch is done.
+        Without a delivery loop (``alerts check``) the pass after the cycle sends them."""
+        hand_over = self._hand_over
+        if hand_over is None:
+            return
+        if not self._waiting:
+            self._committed_meanwhile = True
             return
         try:
-            while claimed := self.deliverer.claim():
-                anyio.from_thread.run_sync(group.start_soon, self._send, claimed)
-                if len(claimed) < self.deliverer.batch:
-                    break
+            claimed = self.deliverer.claim()
         except Exception:  # the check cycle goes on; the next delivery pass sends them
-            log.exception("handing notifications to the deliverer failed")
+            log.exception("leasing committed notifications failed")
+            return
+        if claimed:
+            anyio.from_thread.run_sync(hand_over.send_nowait, claimed)
 
-    async def _send(self, claimed: list[ClaimedDelivery]) -> None:
-        try:
-            await self.deliverer.send(claimed, DeliveryReport())
-        except Exception:
-            log.exception("notification delivery failed")
-
-    async def _delivery_loop(self) -> None:
+    async def _delivery_loop(self, handed_over: MemoryObjectReceiveStream[list[ClaimedDelivery]]) -> None:
+        """Sends what is handed over as it comes, and every ``poll_seconds`` runs a pass (retries due,
+        expired leases, pruning)."""
+        next_pass = 0.0
         while True:
+            claimed = None
+            if not self._committed_meanwhile:
+                self._waiting = True
+                with anyio.move_on_after(max(0.0, next_pass - anyio.current_time())):
+                    claimed = await handed_over.receive()
+                self._waiting = False
             try:
-                await self.deliverer.deliver_pass()
+                if claimed is not None or self._committed_meanwhile:
+                    self._committed_meanwhile = False
+                    await self.deliverer.send_due(DeliveryReport(), claimed)
+                if anyio.current_time() >= next_pass:
+                    await self.deliverer.deliver_pass()
+                    next_pass = anyio.current_time() + self.poll_seconds
             except Exception:
-                log.exception("notification delivery pass failed")
-            await anyio.sleep(self.poll_seconds)
+                log.exception("notification delivery failed")
 
 
 async def run_alert_workers(services: Services) -> None:

@@ -378,10 +378,13 @@ def recover_interrupted(engine: Engine, now: datetime) -> int:
     """Make deliveries whose lease expired (their worker died mid-send) pending again, same key, and record
     the interrupted attempt. Returns how many were recovered."""
     outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    expired = sa.and_(outbox.c.status == OutboxStatus.DELIVERING.value, outbox.c.lease_until <= now)
+    if not _any(engine, outbox, expired):
+        return 0
     with Session(engine) as session:
         rows = session.execute(
             sa.update(outbox)
-            .where(outbox.c.status == OutboxStatus.DELIVERING.value, outbox.c.lease_until <= now)
+            .where(expired)
             .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None, leased_by=None)
             .returning(outbox.c.id, outbox.c.attempts)
         ).all()
@@ -406,6 +409,8 @@ def claim_deliveries(
     """Lease up to ``limit`` due pending notifications, oldest first; each lease counts one attempt."""
     outbox = OutboxRow.__table__  # type: ignore[attr-defined]
     pending = sa.and_(outbox.c.status == OutboxStatus.PENDING.value, outbox.c.next_attempt_at <= now)
+    if not _any(engine, outbox, pending):
+        return []
     pick = sa.select(outbox.c.id).where(pending).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
     if _on_postgres(engine):
         pick = pick.with_for_update(skip_locked=True)
@@ -449,6 +454,14 @@ def claim_deliveries(
         integration = integrations.get(int(workspace)) if workspace.isdigit() else None
         claimed.append(ClaimedDelivery(row, rule, integration))
     return claimed
+
+
+def _any(engine: Engine, table: sa.Table, condition: sa.ColumnElement[bool]) -> bool:
+    """Whether a row matches, read first: on SQLite an UPDATE takes the write lock even when it matches
+    nothing, and a delivery pass with nothing to do would queue behind (and hold up) the check cycle."""
+    match = sa.select(sa.literal(1)).select_from(table).where(condition).limit(1)
+    with engine.connect() as connection:
+        return connection.execute(match).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
