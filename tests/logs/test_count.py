@@ -290,6 +290,30 @@ def test_counts_never_include_another_projects_rows(
     )
 
 
+def test_counts_are_exact_at_minute_edges(services: Services, faces: Faces) -> None:
+    """Whole minutes are counted from log_minute_counts and the partial minutes at either end from the
+    rows: a log on either side of each edge is counted once, in its bucket."""
+    project = new_faces(services, faces.base_url, "count minute edges")
+    minute = FIXTURE_NOW - timedelta(hours=2)
+    seconds = (-0.000001, 0, 29.999999, 30, 59.999999, 60, 150, 179.999999, 180)
+    stamps = [minute + timedelta(seconds=offset) for offset in seconds]
+    rows = generate_rows(project.project_id, size=len(stamps))
+    for row, stamp in zip(rows, stamps, strict=True):
+        row.update(timestamp=stamp, severity_text="error", service_name="api")
+    insert_rows(services.log_store, rows)
+    # Windows on and off the minute grid; one bucket is asked for, so the width is 2m, 10s or 5m.
+    for start, end in [(0, 180), (30, 150), (0, 30), (29.999999, 180), (-60, 240)]:
+        low, high = minute + timedelta(seconds=start), minute + timedelta(seconds=end)
+        inside = [stamp for stamp in stamps if low <= stamp < high]
+        width = pick_interval(high - low, 1)
+        for filters in ({}, {"severityLevels": ["error"], "serviceNames": ["api"]}):
+            query = {"dateRange": {"date_from": iso(low), "date_to": iso(high)}, **filters}
+            assert project.rest("count", query)["count"] == len(inside), (start, end)
+            ranges = project.rest("count-ranges", {**query, "targetBuckets": 1})["ranges"]
+            expected = Counter(bucket_start(stamp, width) for stamp in inside)
+            assert {utc(bucket["date_from"]): bucket["count"] for bucket in ranges} == expected, (start, end)
+
+
 def test_every_endpoint_defaults_to_the_last_hour(services: Services, faces: Faces) -> None:
     project = new_faces(services, faces.base_url, "count default window")
     now = datetime.now(UTC)

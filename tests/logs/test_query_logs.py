@@ -15,7 +15,7 @@ from faces import Faces, both, error_text, iso, new_faces
 from fixture_data import FIXTURE_NOW, Fixture, generate_rows, insert_fixture, insert_rows, only_filters
 
 from logs_mcp.logs.accounts import READ, WRITE, Principal
-from logs_mcp.logs.queries import time_slices
+from logs_mcp.logs.queries import first_slice, time_slices
 from logs_mcp.services import Services
 from logs_mcp.store.filter_sql import build_where, order_by_sql
 from logs_mcp.store.filters import resolve_range
@@ -291,6 +291,24 @@ def test_time_slices_cover_the_window_once_from_the_sort_edge() -> None:
         timedelta(minutes=57),
         timedelta(hours=5),
     ]
+
+
+def test_the_first_slice_holds_about_fifty_thousand_logs_at_the_project_rate() -> None:
+    assert first_slice(0) == first_slice(50_000) == timedelta(hours=1)
+    assert first_slice(100_000) == timedelta(minutes=30)
+    assert first_slice(1_000_000) == first_slice(10**9) == timedelta(minutes=3)
+    end = FIXTURE_NOW
+    slices = time_slices(end - timedelta(days=3), end, "latest", first_slice(100_000))
+    assert [hi - lo for lo, hi in slices] == [
+        timedelta(minutes=30),
+        timedelta(minutes=30),
+        timedelta(hours=5),
+        timedelta(hours=66),
+    ]
+    day = time_slices(end - timedelta(days=1), end, "latest", first_slice(0))
+    assert [hi - lo for lo, hi in day] == [timedelta(hours=1), timedelta(hours=23)]
+    start = end - timedelta(hours=2)
+    assert time_slices(start, end, "earliest", first_slice(0)) == [(start, end)]
 
 
 # --- the default window ----------------------------------------------------------------------------

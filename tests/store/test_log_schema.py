@@ -89,12 +89,17 @@ def test_cluster_ddl_replicates_every_table_on_the_cluster() -> None:
     assert "ReplicatedReplacingMergeTree(" in ddl  # schema_migrations: every replica agrees on what ran
     assert "CREATE TABLE IF NOT EXISTS `logs_mcp`.`logs_local` ON CLUSTER `c1`" in ddl
     distributed = [s for s in statements if "ENGINE = Distributed(" in s]
-    assert len(distributed) == 3  # logs and the two attribute rollups
+    assert len(distributed) == 4  # logs, the two attribute rollups and the per-minute counts
     assert distributed[0].startswith("CREATE TABLE IF NOT EXISTS `logs_mcp`.`logs` ON CLUSTER `c1`")
     assert "AS `logs_mcp`.`logs_local`" in distributed[0]
     assert "Distributed(`c1`, `logs_mcp`, `logs_local`, cityHash64(project_id))" in distributed[0]
     assert "TTL toDateTime(timestamp) + INTERVAL 30 DAY" in ddl
     assert retention_statement(target).startswith("ALTER TABLE `logs_mcp`.`logs_local` ON CLUSTER `c1`")
+    column_changes = [s for s in statements if "MODIFY COLUMN" in s]
+    assert [s.split(" ON CLUSTER")[0] for s in column_changes] == [
+        "ALTER TABLE `logs_mcp`.`logs_local`",
+        "ALTER TABLE `logs_mcp`.`logs`",  # the Distributed table's columns change with its shards'
+    ]
 
 
 def test_single_node_ddl_has_no_cluster_parts() -> None:

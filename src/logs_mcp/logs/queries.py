@@ -7,6 +7,7 @@ both faces put the request.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,13 +41,17 @@ from logs_mcp.store.filters import Cursor, LogFilters, LogOrder, decode_cursor, 
 INTERVALS = (1, 5, 10, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400)
 SPARKLINE_BUCKETS = 50
 SPARKLINE_SERIES = 10
-# Time slicing of a page (PostHog's): when the window is longer than the threshold, first read the
-# part this close to the sort edge; most pages fill from the newest minutes and never scan the rest.
-SLICE_OFFSETS = (
-    (timedelta(minutes=20), timedelta(minutes=3)),
-    (timedelta(hours=4), timedelta(hours=1)),
-    (timedelta(hours=24), timedelta(hours=6)),
-)
+# Time slicing of a page (PostHog's, the first slice sized to the project): read the part of the window
+# nearest the sort edge first; most pages fill from it and never scan the rest. The first slice holds
+# about FIRST_SLICE_ROWS logs at the project's rate of the last hour: a statement reads that many
+# timestamps in about what a statement costs anyway (docs/benchmarks.md, "Queries"), so a quiet project
+# starts at the hour and a page with a search term rarely needs a second statement.
+FIRST_SLICE_ROWS = 50_000
+FIRST_SLICE_MIN, FIRST_SLICE_MAX = timedelta(minutes=3), timedelta(hours=1)
+SLICED_SPAN_MIN = timedelta(minutes=20)
+LATER_SLICES = ((timedelta(hours=4), timedelta(hours=1)), (timedelta(hours=24), timedelta(hours=6)))
+RATE_SPAN = timedelta(hours=1)
+RATE_KEPT_SECONDS = 600.0
 ONE_MICROSECOND = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -75,10 +80,22 @@ def bucket_start(moment: datetime, seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
 
 
-def time_slices(start: datetime, end: datetime, order: LogOrder) -> list[tuple[datetime, datetime]]:
-    """``[start, end)`` cut into consecutive half-open slices, nearest the sort edge first."""
+def first_slice(rows_per_hour: int) -> timedelta:
+    """The span that holds ``FIRST_SLICE_ROWS`` at this rate, within [3 minutes, 1 hour]."""
+    if rows_per_hour <= FIRST_SLICE_ROWS:
+        return FIRST_SLICE_MAX
+    return max(RATE_SPAN * FIRST_SLICE_ROWS / rows_per_hour, FIRST_SLICE_MIN)
+
+
+def time_slices(
+    start: datetime, end: datetime, order: LogOrder, first: timedelta = FIRST_SLICE_MIN
+) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into consecutive half-open slices, nearest the sort edge first: ``first``
+    when the window is over twice as long (and over 20 minutes), then the hour and 6 hours on windows
+    over 4 and 24 hours when they are at least twice ``first``, then the rest."""
     span = end - start
-    offsets = [offset for threshold, offset in SLICE_OFFSETS if span > threshold]
+    offsets = [first] if span > max(SLICED_SPAN_MIN, 2 * first) else []
+    offsets += [offset for threshold, offset in LATER_SLICES if span > threshold and offset >= 2 * first]
     if order == "latest":
         bounds = [end, *(end - offset for offset in offsets), start]
         return [(bounds[i + 1], bounds[i]) for i in range(len(bounds) - 1)]
@@ -106,6 +123,8 @@ class LogQueries:
         self._max_exportable_logs = max_exportable_logs
         # A project that has logs keeps them until retention drops them all; remembering "yes" saves a query.
         self._known_to_have_logs: set[int] = set()
+        # Per project: (time.monotonic() when counted, logs in the last hour), to size a page's first slice.
+        self._recent_rows: dict[int, tuple[float, int]] = {}
 
     def has_logs(self, project_id: int) -> HasLogsResponse:
         if project_id not in self._known_to_have_logs:
@@ -152,7 +171,8 @@ class LogQueries:
             time_from = max(time_from, cursor.timestamp)
         wanted = request.limit + 1
         rows: list[LogRow] = []
-        for slice_from, slice_to in time_slices(time_from, time_to, request.order_by):
+        first = first_slice(self._rows_last_hour(project_id))
+        for slice_from, slice_to in time_slices(time_from, time_to, request.order_by, first):
             found = log_queries.select_rows(
                 self._store,
                 LogScope(project_id, request, slice_from, slice_to),
@@ -165,6 +185,15 @@ class LogQueries:
             if len(rows) >= wanted:
                 break
         return rows
+
+    def _rows_last_hour(self, project_id: int) -> int:
+        """The project's logs in the last hour, counted again after ``RATE_KEPT_SECONDS``."""
+        now = time.monotonic()
+        counted = self._recent_rows.get(project_id)
+        if counted is None or now - counted[0] > RATE_KEPT_SECONDS:
+            rows = log_queries.recent_rows(self._store, project_id, datetime.now(UTC), RATE_SPAN)
+            counted = self._recent_rows[project_id] = (now, rows)
+        return counted[1]
 
     # --- counts ------------------------------------------------------------------------------------
 

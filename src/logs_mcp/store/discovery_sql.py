@@ -48,21 +48,21 @@ def service_volumes(
     store: LogStore, scope: LogScope, name_search: str | None, *, seconds: int, limit: int
 ) -> list[dict[str, Any]]:
     """Per service: ``log_count``, ``error_count`` (error, fatal), ``debug_count`` (trace, debug),
-    ``info_count``, ``warn_count``, ``buckets`` ((``seconds``-wide bucket start, rows) of its non-empty
-    buckets, unordered), plus ``total_services`` and ``total_logs`` over all services; the largest
-    ``limit`` services, then by name.
+    ``info_count``, ``warn_count``, ``buckets`` ((``seconds``-wide bucket start in Unix seconds, rows)
+    of its non-empty buckets, unordered), plus ``total_services`` and ``total_logs`` over all services;
+    the largest ``limit`` services, then by name.
 
     One pass over the window, counted per (service, severity, bucket) so that the per-minute counts
-    projection can answer it (see :func:`~logs_mcp.store.log_queries.counting_parts`); the totals are
+    table can answer it (see :func:`~logs_mcp.store.log_queries.counting_parts`); the totals are
     sums of the buckets.
     """
     parts = []
-    for condition, moment in counting_parts(scope, seconds):
-        where = _with_search(condition, name_search)
+    for part in counting_parts(store, scope, seconds):
+        where = _with_search(part.where, name_search)
         parts.append(
             SqlFragment(
-                f"SELECT service_name, severity_text, {bucket_sql(seconds, moment)} AS bucket, "
-                f"count() AS n FROM {store.logs_table} WHERE {where.sql} "
+                f"SELECT service_name, severity_text, {bucket_sql(seconds)} AS bucket, "
+                f"{part.count} AS n FROM {part.table} WHERE {where.sql} "
                 "GROUP BY service_name, severity_text, bucket",
                 where.params,
             )
@@ -71,7 +71,7 @@ def service_volumes(
         "SELECT *, count() OVER () AS total_services, sum(log_count) OVER () AS total_logs FROM ("
         "SELECT service_name, sum(rows) AS log_count, sum(errors) AS error_count, "
         "sum(debugs) AS debug_count, sum(infos) AS info_count, sum(warns) AS warn_count, "
-        "groupArray((bucket, rows)) AS buckets FROM ("
+        "groupArray((toUnixTimestamp(bucket), rows)) AS buckets FROM ("
         "SELECT service_name, bucket, sum(n) AS rows, "
         "sumIf(n, severity_text IN ('error', 'fatal')) AS errors, "
         "sumIf(n, severity_text IN ('trace', 'debug')) AS debugs, "

@@ -8,12 +8,12 @@ caller, never user text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import (
-    MINUTE_SQL,
     LogScope,
     SqlFragment,
     build_where,
@@ -21,7 +21,8 @@ from logs_mcp.store.filter_sql import (
     on_summary_columns,
     order_by_sql,
 )
-from logs_mcp.store.filters import Cursor, LogOrder
+from logs_mcp.store.filters import Cursor, LogFilters, LogOrder
+from logs_mcp.store.log_schema import MINUTE_COUNTS_TABLE
 
 Breakdown = Literal["severity", "service"]
 BREAKDOWN_COLUMNS: dict[Breakdown, str] = {"severity": "severity_text", "service": "service_name"}
@@ -83,8 +84,10 @@ def select_rows(
 
 def count_rows(store: LogStore, scope: LogScope) -> int:
     parts = [
-        SqlFragment(f"SELECT count() AS rows FROM {store.logs_table} WHERE {where.sql}", where.params)
-        for where, _moment in counting_parts(scope)
+        SqlFragment(
+            f"SELECT {part.count} AS rows FROM {part.table} WHERE {part.where.sql}", part.where.params
+        )
+        for part in counting_parts(store, scope)
     ]
     result = store.query(f"SELECT sum(rows) FROM ({union_all(parts)})", union_params(parts))
     count: int = result.rows[0][0]
@@ -95,11 +98,11 @@ def counts_per_bucket(store: LogStore, scope: LogScope, seconds: int) -> list[tu
     """(bucket start, rows) per ``seconds``-wide bucket, ascending; buckets without rows are absent."""
     parts = [
         SqlFragment(
-            f"SELECT {bucket_sql(seconds, moment)} AS bucket, count() AS rows FROM {store.logs_table} "
-            f"WHERE {where.sql} GROUP BY bucket",
-            where.params,
+            f"SELECT {bucket_sql(seconds)} AS bucket, {part.count} AS rows FROM {part.table} "
+            f"WHERE {part.where.sql} GROUP BY bucket",
+            part.where.params,
         )
-        for where, moment in counting_parts(scope, seconds)
+        for part in counting_parts(store, scope, seconds)
     ]
     result = store.query(
         f"SELECT bucket, sum(rows) FROM ({union_all(parts)}) GROUP BY bucket ORDER BY bucket",
@@ -108,26 +111,46 @@ def counts_per_bucket(store: LogStore, scope: LogScope, seconds: int) -> list[tu
     return [(start, count) for start, count in result.rows]
 
 
-def counting_parts(scope: LogScope, seconds: int = 60) -> list[tuple[SqlFragment, str]]:
-    """Conditions on disjoint rows that together are exactly the scope's rows, each with the moment
-    its rows' ``seconds``-wide buckets start from (the same buckets, as ``seconds`` is whole minutes).
+@dataclass(frozen=True)
+class CountingPart:
+    """Some rows of a scope: ``count`` (an aggregate) of them is their number, read from ``table``
+    where ``where`` holds. Both tables have the columns counts group by, ``timestamp`` included."""
 
-    When every filter is on the service or severity, the whole minutes of the window are bounded by
-    ``toStartOfMinute(timestamp)``, so ClickHouse answers them from the per-minute counts projection
-    (``p_minute_counts``, migration 1: a few thousand rows per project and day instead of the rows);
-    the partial minutes at either edge are read from the rows, which the timestamp index narrows to
-    those minutes.
+    table: str
+    where: SqlFragment
+    count: str
+
+
+def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[CountingPart]:
+    """Disjoint parts that together are exactly the scope's rows, for counts in ``seconds``-wide buckets.
+
+    When every filter is on the service or severity and ``seconds`` is whole minutes, the whole minutes
+    of the window are counted from ``log_minute_counts`` (migration 5: a row per project, minute,
+    service and severity, whose ``timestamp`` is the minute's start, so the same conditions select its
+    minutes and the same buckets hold them); the partial minutes at either edge are read from the rows.
     """
+    rows = CountingPart(store.logs_table, scope.where(), "count()")
     first, last = _ceil_minute(scope.time_from), _floor_minute(scope.time_to)
     if seconds % 60 or not on_summary_columns(scope.filters) or first >= last:
-        return [(scope.where(), "timestamp")]
+        return [rows]
     project, filters = scope.project_id, scope.filters
-    parts = [(build_where(project, filters, first, last, prefix="m", by_minute=True), MINUTE_SQL)]
+    minutes = build_where(project, filters, first, last, prefix="m")
+    parts = [CountingPart(store.target.table(MINUTE_COUNTS_TABLE), minutes, "sum(rows)")]
     if scope.time_from < first:
-        parts.append((build_where(project, filters, scope.time_from, first, prefix="h"), "timestamp"))
+        parts.append(replace(rows, where=build_where(project, filters, scope.time_from, first, prefix="h")))
     if last < scope.time_to:
-        parts.append((build_where(project, filters, last, scope.time_to, prefix="t"), "timestamp"))
+        parts.append(replace(rows, where=build_where(project, filters, last, scope.time_to, prefix="t")))
     return parts
+
+
+def recent_rows(store: LogStore, project_id: int, end: datetime, span: timedelta) -> int:
+    """How many logs the project stored in the whole minutes of ``[end - span, end)``."""
+    where = build_where(project_id, LogFilters(), _ceil_minute(end - span), _floor_minute(end))
+    result = store.query(
+        f"SELECT sum(rows) FROM {store.target.table(MINUTE_COUNTS_TABLE)} WHERE {where.sql}", where.params
+    )
+    count: int = result.rows[0][0]
+    return count
 
 
 def union_all(parts: list[SqlFragment]) -> str:
@@ -165,9 +188,9 @@ def volume_per_bucket(
     return [(start, value, count, size) for start, value, count, size in result.rows]
 
 
-def bucket_sql(seconds: int, moment: str = "timestamp") -> str:
+def bucket_sql(seconds: int) -> str:
     """``toStartOfInterval``: buckets aligned on the Unix epoch."""
-    return f"toStartOfInterval({moment}, INTERVAL {int(seconds)} SECOND)"
+    return f"toStartOfInterval(timestamp, INTERVAL {int(seconds)} SECOND)"
 
 
 def _row_columns(with_attributes: bool) -> str:
