@@ -9,7 +9,9 @@ bench/.data-engine/ by bench/_engine_store.py. State: a fresh SQLite file, or a 
 PostgreSQL at ``--database-url``. Alerts: every window (5–60 min) × M/N (1/1, 3/2, 5/3, 10/3) × five filter
 shapes (severities; a service; a service's errors; an attribute equal to a value; a body substring), spread
 over 10 projects (7 of them without logs); one in ten has threshold 0 and a webhook destination, so it
-fires when its windows hold any log, the others never fire.
+fires when its windows hold any log, the others never fire. ``--distinct-filters``: every alert filters on
+an attribute value or a body term of its own instead (none shared, none answered by the per-minute counts:
+the count statements' worst case).
 
 Each run checks two consecutive slots: every alert due at the slot ``end`` floored to 5 minutes, minus 5
 minutes (a cold cycle: fresh store, first checks), then the next slot, as the engine scheduled it. The
@@ -93,9 +95,11 @@ server.serve_forever()
 """
 
 
-def filters_of(index: int) -> dict[str, Any]:
+def filters_of(index: int, distinct: bool = False) -> dict[str, Any]:
+    """The alert's filters; ``distinct``: an attribute value or body term of its own (the worst case of the
+    count statements: every alert's condition is matched against the rows, none shared)."""
     service = SERVICES[index % len(SERVICES)]
-    shape = index // len(SERVICES) % 5
+    shape = 3 + index % 2 if distinct else index // len(SERVICES) % 5
     if shape == 0:
         return {"severityLevels": ["error", "fatal"]}
     if shape == 1:
@@ -103,21 +107,31 @@ def filters_of(index: int) -> dict[str, Any]:
     if shape == 2:
         return {"serviceNames": [service], "severityLevels": ["error", "warn"]}
     condition = (
-        {"key": "http.status_code", "value": "503", "operator": "exact", "type": "log_attribute"}
+        {
+            "key": "http.status_code",
+            "value": f"{503 + index}" if distinct else "503",
+            "operator": "exact",
+            "type": "log_attribute",
+        }
         if shape == 3
-        else {"key": "message", "value": "timeout", "operator": "icontains", "type": "log"}
+        else {
+            "key": "message",
+            "value": f"timeout{index}" if distinct else "timeout",
+            "operator": "icontains",
+            "type": "log",
+        }
     )
     return {"filterGroup": {"type": "AND", "values": [{"type": "AND", "values": [condition]}]}}
 
 
-def seed_alerts(engine: Engine, count: int, slot: datetime, webhook_url: str) -> None:
+def seed_alerts(engine: Engine, count: int, slot: datetime, webhook_url: str, distinct: bool = False) -> None:
     """``count`` enabled alerts due at ``slot``, rows as the alert service writes them."""
     now = utcnow()
     shapes = itertools.cycle(itertools.product(WINDOWS, PERIODS))
     alerts, destinations, rules = [], [], []
     for index in range(count):
         window, (periods, datapoints) = next(shapes)
-        filters = filters_of(index)
+        filters = filters_of(index, distinct)
         parse_alert_filters(filters)  # valid, as the API would have checked
         firing = index % FIRING_EVERY == 0
         alert = AlertRow(
@@ -305,6 +319,9 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--database-url", default=None, help="PostgreSQL for the state store [SQLite]")
+    parser.add_argument(
+        "--distinct-filters", action="store_true", help="every alert's own body/attribute term"
+    )
     args = parser.parse_args()
 
     store, dataset = open_engine_store(args.rows)
@@ -329,7 +346,7 @@ def main() -> None:
     try:
         for count in args.alerts:
             with fresh_state(args.database_url) as state:
-                seed_alerts(state, count, last_slot - FIVE_MINUTES, webhook_url)
+                seed_alerts(state, count, last_slot - FIVE_MINUTES, webhook_url, args.distinct_filters)
                 for cycle, slot in enumerate((last_slot - FIVE_MINUTES, last_slot), start=1):
                     clock = ShiftedClock()
                     clock.start_at(slot)
