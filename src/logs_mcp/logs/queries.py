@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from logs_mcp.errors import InvalidInput
 from logs_mcp.logs.models import (
     NO_VALUE,
@@ -181,7 +183,7 @@ class LogQueries:
                 after=cursor,
                 with_attributes=not request.exclude_attributes,
             )
-            rows += (_log_row(row) for row in found)
+            rows += _log_rows(found)
             if len(rows) >= wanted:
                 break
         return rows
@@ -239,17 +241,24 @@ class LogQueries:
         return SparklineResponse(results=points, interval=interval_text(seconds))
 
 
-def _log_row(row: dict[str, Any]) -> LogRow:
-    return LogRow.model_validate(
-        {
-            "attributes": {},
-            "resource_attributes": {},
-            **row,
-            "timestamp": utc(row["timestamp"]),
-            "observed_timestamp": utc(row["observed_timestamp"]),
-            "level": row["severity_text"],
-        }
+def _log_rows(rows: list[dict[str, Any]]) -> list[LogRow]:
+    """Validated as one list: a page of 101 rows costs less than validating each row on its own."""
+    return _LOG_ROWS.validate_python(
+        [
+            {
+                "attributes": {},
+                "resource_attributes": {},
+                **row,
+                "timestamp": utc(row["timestamp"]),
+                "observed_timestamp": utc(row["observed_timestamp"]),
+                "level": row["severity_text"],
+            }
+            for row in rows
+        ]
     )
+
+
+_LOG_ROWS = TypeAdapter(list[LogRow])
 
 
 def _top_series(

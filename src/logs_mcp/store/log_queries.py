@@ -79,7 +79,8 @@ def select_rows(
         f"ORDER BY {order_by_sql(order)} LIMIT {int(limit)}",
         where.params,
     )
-    return [_plain_names(row) for row in result.dicts()]
+    names = [name.removesuffix(CONVERTED_SUFFIX) for name in result.columns]
+    return [dict(zip(names, row, strict=True)) for row in result.rows]
 
 
 def count_rows(store: LogStore, scope: LogScope) -> int:
@@ -199,7 +200,3 @@ def _row_columns(with_attributes: bool) -> str:
     if with_attributes:
         columns += ATTRIBUTE_COLUMNS
     return ", ".join(columns)
-
-
-def _plain_names(row: dict[str, Any]) -> dict[str, Any]:
-    return {name.removesuffix(CONVERTED_SUFFIX): value for name, value in row.items()}
