@@ -45,7 +45,7 @@ SPARKLINE_BUCKETS = 50
 SPARKLINE_SERIES = 10
 # Time slicing of a page (PostHog's, the first slice sized to the project): read the part of the window
 # nearest the sort edge first; most pages fill from it and never scan the rest. The first slice holds
-# about FIRST_SLICE_ROWS logs at the project's rate of the last hour: a statement reads that many
+# about FIRST_SLICE_ROWS logs at the project's rate in the hour at that edge: a statement reads that many
 # timestamps in about what a statement costs anyway (docs/benchmarks.md, "Queries"), so a quiet project
 # starts at the hour and a page with a search term rarely needs a second statement.
 FIRST_SLICE_ROWS = 50_000
@@ -53,7 +53,7 @@ FIRST_SLICE_MIN, FIRST_SLICE_MAX = timedelta(minutes=3), timedelta(hours=1)
 SLICED_SPAN_MIN = timedelta(minutes=20)
 LATER_SLICES = ((timedelta(hours=4), timedelta(hours=1)), (timedelta(hours=24), timedelta(hours=6)))
 RATE_SPAN = timedelta(hours=1)
-RATE_KEPT_SECONDS = 600.0
+RATE_KEPT = timedelta(minutes=10)
 ONE_MICROSECOND = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -125,8 +125,9 @@ class LogQueries:
         self._max_exportable_logs = max_exportable_logs
         # A project that has logs keeps them until retention drops them all; remembering "yes" saves a query.
         self._known_to_have_logs: set[int] = set()
-        # Per project: (time.monotonic() when counted, logs in the last hour), to size a page's first slice.
-        self._recent_rows: dict[int, tuple[float, int]] = {}
+        # Per project, its last rate (to size a page's first slice): (the edge's 10 minutes and the order,
+        # time.monotonic() when counted, logs in the hour at the edge).
+        self._rates: dict[int, tuple[tuple[datetime, LogOrder], float, int]] = {}
 
     def has_logs(self, project_id: int) -> HasLogsResponse:
         if project_id not in self._known_to_have_logs:
@@ -173,7 +174,8 @@ class LogQueries:
             time_from = max(time_from, cursor.timestamp)
         wanted = request.limit + 1
         rows: list[LogRow] = []
-        first = first_slice(self._rows_last_hour(project_id))
+        edge = time_to if request.order_by == "latest" else time_from
+        first = first_slice(self._rows_per_hour(project_id, edge, request.order_by))
         for slice_from, slice_to in time_slices(time_from, time_to, request.order_by, first):
             found = log_queries.select_rows(
                 self._store,
@@ -188,14 +190,19 @@ class LogQueries:
                 break
         return rows
 
-    def _rows_last_hour(self, project_id: int) -> int:
-        """The project's logs in the last hour, counted again after ``RATE_KEPT_SECONDS``."""
-        now = time.monotonic()
-        counted = self._recent_rows.get(project_id)
-        if counted is None or now - counted[0] > RATE_KEPT_SECONDS:
-            rows = log_queries.recent_rows(self._store, project_id, datetime.now(UTC), RATE_SPAN)
-            counted = self._recent_rows[project_id] = (now, rows)
-        return counted[1]
+    def _rows_per_hour(self, project_id: int, edge: datetime, order: LogOrder) -> int:
+        """The project's logs in the hour before ``edge`` (after it in ``earliest`` order); a count is
+        reused for edges in the same 10 minutes, for 10 minutes."""
+        key, now = (bucket_start(edge, int(RATE_KEPT.total_seconds())), order), time.monotonic()
+        counted = self._rates.get(project_id)
+        if counted is None or counted[0] != key or now - counted[1] > RATE_KEPT.total_seconds():
+            start, end = (edge - RATE_SPAN, edge) if order == "latest" else (edge, edge + RATE_SPAN)
+            counted = self._rates[project_id] = (
+                key,
+                now,
+                log_queries.rows_by_minute(self._store, project_id, start, end),
+            )
+        return counted[2]
 
     # --- counts ------------------------------------------------------------------------------------
 

@@ -144,9 +144,9 @@ def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[
     return parts
 
 
-def recent_rows(store: LogStore, project_id: int, end: datetime, span: timedelta) -> int:
-    """How many logs the project stored in the whole minutes of ``[end - span, end)``."""
-    where = build_where(project_id, LogFilters(), _ceil_minute(end - span), _floor_minute(end))
+def rows_by_minute(store: LogStore, project_id: int, start: datetime, end: datetime) -> int:
+    """How many logs the project has in the whole minutes of ``[start, end)``, from the per-minute counts."""
+    where = build_where(project_id, LogFilters(), _ceil_minute(start), _floor_minute(end))
     result = store.query(
         f"SELECT sum(rows) FROM {store.target.table(MINUTE_COUNTS_TABLE)} WHERE {where.sql}", where.params
     )
