@@ -91,9 +91,9 @@ class Settings(BaseSettings):
     )
     delivery_retry_max_seconds: float = Field(900.0, gt=0, description="Longest delay between two attempts.")
     delivery_max_attempts: int = Field(12, ge=1, description="Attempts before a notification is dead.")
-    delivery_batch: int = Field(50, ge=1, description="Notifications one delivery pass leases at a time.")
+    delivery_batch: int = Field(100, ge=1, description="Notifications one delivery pass leases at a time.")
     delivery_concurrency: int = Field(
-        50, ge=1, description="Notifications sent side by side (the default sends a whole batch at once)."
+        100, ge=1, description="Notifications sent side by side (the default sends a whole batch at once)."
     )
     delivery_poll_seconds: float = Field(
         1.0, gt=0, description="How often the deliverer looks for due retries."

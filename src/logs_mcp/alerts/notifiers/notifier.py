@@ -28,6 +28,7 @@ class Notifier:
     def __init__(self, settings: Settings) -> None:
         self._timeout_seconds = settings.delivery_timeout_seconds
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency),
             timeout=aiohttp.ClientTimeout(total=self._timeout_seconds),
             # One pool for every destination: a receiver's cookies must not reach another one.
             cookie_jar=aiohttp.DummyCookieJar(),
