@@ -157,8 +157,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, demo: bool)
 
 @contextmanager
 def starting() -> Iterator[None]:
-    """The garbage collector stays off while a server starts. A start builds ~250,000 long-lived objects
-    (models, schemas, routes) and almost no garbage (~3,000 objects): collecting while they are made cost
+    """The garbage collector stays off while a server starts. A start builds over 200,000 long-lived
+    objects (models, schemas, routes) and a few thousand garbage ones: collecting while they are made cost
     ~0.25 s of CPU, and every later full collection would scan them all again (~0.3 s), so they are
     frozen out of those."""
     gc.disable()
