@@ -80,23 +80,18 @@ def build_where(
     time_to: datetime,
     *,
     prefix: str = "p",
-    by_minute: bool = False,
 ) -> SqlFragment:
     """The condition (no ``WHERE``) selecting the rows of one project in ``[from, to)`` that match.
 
-    ``prefix`` names the parameters, so several conditions can share one statement. ``by_minute``
-    bounds ``toStartOfMinute(timestamp)`` instead (the same rows when both bounds are whole minutes),
-    which the per-minute counts projection of the logs table can answer; ``timestamp`` it cannot.
+    ``prefix`` names the parameters, so several conditions can share one statement. With filters on the
+    service and severity only, the same condition selects whole minutes of ``log_minute_counts``, whose
+    ``timestamp`` is the minute's start.
     """
-    if by_minute and (time_from.second or time_from.microsecond or time_to.second or time_to.microsecond):
-        raise ValueError("by_minute needs whole-minute bounds")
     params = Parameters(prefix, token_index=time_to - time_from > TOKEN_INDEX_MIN_WINDOW)
-    stamp = TIMESTAMP_TYPE
-    moment = MINUTE_SQL if by_minute else "timestamp"
     parts = [
         f"project_id = {params(project_id, 'UInt64')}",
-        f"{moment} >= {params(time_from, stamp)}",
-        f"{moment} < {params(time_to, stamp)}",
+        f"timestamp >= {params(time_from, TIMESTAMP_TYPE)}",
+        f"timestamp < {params(time_to, TIMESTAMP_TYPE)}",
         *_filter_parts(filters, params),
     ]
     return SqlFragment(" AND ".join(parts), params.values)
@@ -126,7 +121,7 @@ def _filter_parts(filters: LogFilters, params: Parameters) -> list[str]:
     return parts
 
 
-# The columns besides the time that the attribute rollups and the per-minute counts projection carry.
+# The columns besides the time that the attribute rollups and the per-minute counts carry.
 SUMMARY_COLUMNS = frozenset({"service_name", "severity_text"})
 
 
