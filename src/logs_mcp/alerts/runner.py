@@ -109,12 +109,10 @@ class AlertWorkers:
             self._committed_meanwhile = True
             return
         try:
-            claimed = self.deliverer.claim()
-        except Exception:  # the check cycle goes on; the next delivery pass sends them
-            log.exception("leasing committed notifications failed")
-            return
-        if claimed:
-            anyio.from_thread.run_sync(hand_over.send_nowait, claimed)
+            if claimed := self.deliverer.claim():
+                anyio.from_thread.run_sync(hand_over.send_nowait, claimed)
+        except Exception:  # the check cycle goes on; a delivery pass sends them (after the lease, if leased)
+            log.exception("handing committed notifications over failed")
 
     async def _delivery_loop(self, handed_over: MemoryObjectReceiveStream[list[ClaimedDelivery]]) -> None:
         """Sends what is handed over as it comes, and every ``poll_seconds`` runs a pass (retries due,
