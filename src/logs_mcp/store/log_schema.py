@@ -58,8 +58,8 @@ def create_logs_table(target: SchemaTarget) -> list[str]:
     (project, hour, service, severity, timestamp) read the whole hour's 4). Service and severity
     filters skip granules through the set indexes; counting by them is the projection's job:
     ``p_minute_counts`` counts rows per project, service, severity and minute (about 80k rows per
-    day at the bench's 1.4M), and counts, count-ranges and services over whole minutes read it
-    instead of the rows (``log_queries.counting_parts``). See docs/benchmarks.md, "Queries".
+    day at the bench's 1.4M). The alert counts read it; counts, count-ranges and services read the
+    same counts from the table of version 5, which is cheaper to plan. See docs/benchmarks.md, "Queries".
     Attribute values are kept as text ("42", "true"); numeric comparison casts at query time.
     """
     columns = """
