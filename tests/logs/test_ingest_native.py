@@ -27,7 +27,7 @@ from logs_mcp.logs import ingest as ingest_module
 from logs_mcp.logs.ingest import LogIngest
 from logs_mcp.services import Services
 from logs_mcp.store import otlp_native
-from logs_mcp.store.log_schema import ATTRIBUTES_TABLE
+from logs_mcp.store.log_schema import ATTRIBUTES_TABLE, MINUTE_COUNTS_TABLE
 
 SKEW_NS = 24 * HOUR_NS
 # Now, for both paths: rows far older than the store's retention would be dropped as they are stored.
@@ -72,6 +72,19 @@ def ingest_both(services: Services, request: ExportLogsServiceRequest, *, native
         for name, native_value, python_value in zip(ROW_FIELDS, native_row, python_row, strict=True):
             assert native_value == python_value, name
     assert rollup_of(services, native_project) == rollup_of(services, python_project)
+    native_minutes = minute_counts_of(services, native_project)
+    assert native_minutes == minute_counts_of(services, python_project)
+    assert sum(row[-1] for row in native_minutes) == len(native_rows)
+
+
+def minute_counts_of(services: Services, project_id: int) -> list[tuple[Any, ...]]:
+    """The per-minute counts of a project, which the logs table's view keeps for both paths' inserts."""
+    table = services.log_store.target.table(MINUTE_COUNTS_TABLE)
+    return services.log_store.query(
+        f"SELECT timestamp, service_name, severity_text, sum(rows) FROM {table} "
+        "WHERE project_id = {project_id:UInt64} GROUP BY ALL ORDER BY ALL",
+        {"project_id": project_id},
+    ).rows
 
 
 def rollup_of(services: Services, project_id: int) -> list[tuple[Any, ...]]:
