@@ -50,12 +50,15 @@ class Parameters:
     """Hands out unique parameter placeholders: ``{p0:String}``, ``{p1:UInt64}`` …
 
     ``token_index`` says whether body searches of the statement may use the body text index
-    (see :func:`body_contains`).
+    (see :func:`body_contains`), ``key_index`` whether numeric attribute comparisons add the test that
+    lets the attribute key bloom filter prune (see :func:`_number_sql`): conditions outside a ``WHERE``
+    prune nothing, and those terms only cost there.
     """
 
-    def __init__(self, prefix: str = "p", *, token_index: bool = True) -> None:
+    def __init__(self, prefix: str = "p", *, token_index: bool = True, key_index: bool = True) -> None:
         self.prefix = prefix
         self.token_index = token_index
+        self.key_index = key_index
         self.values: dict[str, object] = {}
 
     def __call__(self, value: object, clickhouse_type: str) -> str:
@@ -101,7 +104,7 @@ def build_match(filters: LogFilters, *, prefix: str = "p") -> SqlFragment:
     """The condition selecting the rows that match the filters (``1`` for no filter), in any project and
     at any time: for a statement that bounds those once for many such conditions (and never prunes on
     them, so no text index either)."""
-    params = Parameters(prefix, token_index=False)
+    params = Parameters(prefix, token_index=False, key_index=False)
     return SqlFragment(" AND ".join(_filter_parts(filters, params)) or "1", params.values)
 
 
@@ -218,8 +221,8 @@ def _number_sql(leaf: FilterLeaf, params: Parameters) -> str:
     """
     key = params(leaf.key, "String")
     numbers = [params(float(text), "Float64") for text in leaf.values]
-    comparison = _compare(f"toFloat64OrNull(attributes[{key}])", leaf.positive, numbers)
-    return f"(mapContains(attributes, {key}) AND ifNull({comparison}, 0))"
+    comparison = f"ifNull({_compare(f'toFloat64OrNull(attributes[{key}])', leaf.positive, numbers)}, 0)"
+    return f"(mapContains(attributes, {key}) AND {comparison})" if params.key_index else comparison
 
 
 def _text_sql(leaf: FilterLeaf, params: Parameters) -> str:
