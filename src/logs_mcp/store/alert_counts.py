@@ -125,9 +125,8 @@ def window_counts_for_alerts(
     check's windows are sums of those minutes. Checks the per-minute counts projection answers
     (``WindowCheck.by_minute``) share one statement that names no check: it reads the projection's
     counts of their projects and look-back. The others share one statement that reads the rows of their
-    projects and look-back once and matches each row against every source's condition; the SQL names
-    each condition once and without time bounds, since ClickHouse's planning time grows with the
-    statement (the minute arithmetic bounds the distance instead).
+    projects and look-back once and matches each row against the conditions of its project's sources
+    whose look-back it falls in (see ``_counts_from_rows``); the SQL names each condition once.
 
     The caller sizes the batch: one failing filter fails the statement, and the SQL grows with the
     distinct sources. ``settings`` are ClickHouse query settings (the check engine's time and bytes limits).
