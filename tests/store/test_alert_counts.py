@@ -187,7 +187,7 @@ def test_identical_filters_of_any_shape_are_counted_once_with_the_same_answers(
             periods=periods,
         )
         for check in checks_of_every_kind(services, project, 5, 5, 1)
-        for window, cadence, periods in [*SHAPES, (10, 1, 7)]
+        for window, cadence, periods in [*SHAPES, (10, 1, 7), (5, 60, 3)]
     ]
     counted: list[tuple[str, dict[str, Any]]] = []
     query = store.query
