@@ -202,7 +202,7 @@ def test_identical_filters_of_any_shape_are_counted_once_with_the_same_answers(
     finally:
         store.query = query  # type: ignore[method-assign]
 
-    assert len(counted) == 2, "one statement from the projection, one from the rows"
+    assert len(counted) == 2, "one statement from the per-minute counts, one from the rows"
     rows_params = next(params for sql, params in counted if "ARRAY JOIN" in sql)
     distinct_row_sources = {check.source for check in shaped if not check.by_minute}
     conditions = {name.split("_")[0] for name in rows_params if name.startswith("c")}

@@ -17,7 +17,6 @@ from typing import Any
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import (
-    MINUTE_SQL,
     TIMESTAMP_TYPE,
     Parameters,
     build_match,
@@ -25,6 +24,7 @@ from logs_mcp.store.filter_sql import (
     group_sql,
 )
 from logs_mcp.store.filters import LogFilters
+from logs_mcp.store.log_schema import MINUTE_COUNTS_TABLE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -76,8 +76,8 @@ class WindowCheck:
     source: CountSource = field(init=False)
     """What it counts: checks of one source are counted once, whatever their window shapes."""
     by_minute: bool = field(init=False)
-    """Whether the per-minute counts projection answers it: only service and severity lists as filters,
-    and whole minutes (W and C are; ``date_to`` must be too)."""
+    """Whether the per-minute counts (``log_minute_counts``) answer it: only service and severity lists
+    as filters, and whole minutes (W and C are; ``date_to`` must be too)."""
 
     def __post_init__(self) -> None:
         if self.date_to.tzinfo is None:
@@ -122,9 +122,9 @@ def window_counts_for_alerts(
 
     Every window is whole minutes before its ``date_to``, so each source (project, filters, ``date_to``)
     is counted once, per minute before ``date_to``, over the longest look-back of its checks; each
-    check's windows are sums of those minutes. Checks the per-minute counts projection answers
-    (``WindowCheck.by_minute``) share one statement that names no check: it reads the projection's
-    counts of their projects and look-back. The others share one statement that reads the rows of their
+    check's windows are sums of those minutes. Checks the per-minute counts answer
+    (``WindowCheck.by_minute``) share one statement that names no check: it reads ``log_minute_counts``
+    for their projects and look-back. The others share one statement that reads the rows of their
     projects and look-back once and matches each row against the conditions of its project's sources
     whose look-back it falls in (see ``_counts_from_rows``); the SQL names each condition once.
 
@@ -140,7 +140,7 @@ def window_counts_for_alerts(
         spans[check.source] = max(spans.get(check.source, 0), check.lookback_minutes)
         (by_minute if check.by_minute else by_rows).setdefault(check.source, check)
     minutes = {
-        **_counts_from_projection(store, by_minute, spans, settings),
+        **_counts_from_minute_table(store, by_minute, spans, settings),
         **_counts_from_rows(store, by_rows, spans, settings),
     }
     return {check.key: _windows(minutes[check.source], check) for check in checks}
@@ -153,22 +153,23 @@ def _windows(minutes: Sequence[int], check: WindowCheck) -> tuple[int, ...]:
     return tuple(prefix[k * step + width] - prefix[k * step] for k in range(check.periods))
 
 
-def _counts_from_projection(
+def _counts_from_minute_table(
     store: LogStore,
     sources: Mapping[CountSource, WindowCheck],
     spans: Mapping[CountSource, int],
     settings: Mapping[str, Any] | None,
 ) -> dict[CountSource, list[int]]:
-    """Per source, logs per minute before its ``date_to``, from ``p_minute_counts``: the statement groups
-    by the projection's own keys over whole minutes, and the filters (lists of services and severities)
-    are applied here to the few thousand (service, severity, minute) rows it returns."""
+    """Per source, logs per minute before its ``date_to``, from ``log_minute_counts`` (a row per project,
+    minute, service and severity; its ``timestamp`` is the minute's start): the statement groups by that
+    table's key, and the filters (lists of services and severities) are applied here to the few thousand
+    rows it returns."""
     if not sources:
         return {}
     sql = f"""
-        SELECT project_id, service_name, severity_text, {MINUTE_SQL} AS minute, count()
-        FROM {store.logs_table}
+        SELECT project_id, service_name, severity_text, timestamp AS minute, sum(rows)
+        FROM {store.target.table(MINUTE_COUNTS_TABLE)}
         WHERE project_id IN {{projects:Array(UInt64)}}
-            AND {MINUTE_SQL} >= {{earliest:{TIMESTAMP_TYPE}}} AND {MINUTE_SQL} < {{latest:{TIMESTAMP_TYPE}}}
+            AND timestamp >= {{earliest:{TIMESTAMP_TYPE}}} AND timestamp < {{latest:{TIMESTAMP_TYPE}}}
         GROUP BY project_id, service_name, severity_text, minute
     """
     result = store.query(sql, _read_range(spans, sources), settings)

@@ -56,10 +56,9 @@ def create_logs_table(target: SchemaTarget) -> list[str]:
     Sort key: project (every query is project-scoped), then the timestamp, so a page's time slice
     reads only its own granules (a 3-minute slice of the 10M-row bench: 1 granule, where a key of
     (project, hour, service, severity, timestamp) read the whole hour's 4). Service and severity
-    filters skip granules through the set indexes; counting by them is the projection's job:
-    ``p_minute_counts`` counts rows per project, service, severity and minute (about 80k rows per
-    day at the bench's 1.4M). The alert counts read it; counts, count-ranges and services read the
-    same counts from the table of version 5, which is cheaper to plan. See docs/benchmarks.md, "Queries".
+    filters skip granules through the set indexes; counting by them was the job of the projection
+    ``p_minute_counts`` (rows per project, service, severity and minute), which version 5 replaced by
+    a table of its own and version 6 drops. See docs/benchmarks.md, "Queries".
     Attribute values are kept as text ("42", "true"); numeric comparison casts at query time.
     """
     columns = """
@@ -226,8 +225,7 @@ def create_minute_counts(target: SchemaTarget) -> list[str]:
     counts, count-ranges and services read it directly (``log_queries.counting_parts``). Its ``timestamp``
     is the minute's start, so the conditions written for the logs select its minutes. Planning a
     statement on this small table takes about half what planning the projection's statement on the logs
-    takes, and that planning was most of a count's time. The projection stays while the alert counts
-    read it.
+    takes, and that planning was most of a count's time. Version 6 drops the projection.
 
     Resource attribute values repeat from row to row (a service's host, version, region): as
     ``LowCardinality`` they decode about six times smaller, which is most of what a page spends on its
@@ -268,6 +266,16 @@ def _minute_counts_select(logs_table: str) -> str:
     )
 
 
+def drop_minute_counts_projection(target: SchemaTarget) -> list[str]:
+    """Version 6: the ``p_minute_counts`` projection goes. Every count reads ``log_minute_counts`` now
+    (the alert counts were the last reader), and the projection was built again on every insert and
+    merge of the logs table."""
+    return [
+        f"ALTER TABLE {target.storage_table(LOGS_TABLE)}{target.on_cluster} "
+        "DROP PROJECTION IF EXISTS p_minute_counts"
+    ]
+
+
 Migration = Callable[[SchemaTarget], list[str]]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -276,6 +284,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "attribute keys counted from the logs", count_keys_from_logs),
     (4, "native OTLP protobuf ingest", create_native_ingest),
     (5, "per-minute counts table, resource attribute values as LowCardinality", create_minute_counts),
+    (6, "drop the per-minute counts projection", drop_minute_counts_projection),
 )
 
 
