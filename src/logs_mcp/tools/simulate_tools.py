@@ -108,4 +108,3 @@ def register(server: MCPServer, services: Services, callers: CallerResolver) -> 
         logs-alerts-simulate-create: use the suggestion as the draft's threshold_count, simulate it over
         7-30 days to read each fire, aim for 0-3 fires a week, then create the alert. Read-only."""
         return tool_result(simulations.suggest_threshold(callers.project(READ, project_id), draft))
-
