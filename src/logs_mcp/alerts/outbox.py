@@ -166,7 +166,7 @@ class OutboxDeliverer:
             now=now,
             worker=self.worker,
             lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
-            limit=self._settings.delivery_batch,
+            limit=self.batch,
         )
 
     async def send(self, claimed: Sequence[ClaimedDelivery], report: DeliveryReport) -> None:
@@ -178,10 +178,11 @@ class OutboxDeliverer:
                 for item in claimed:
                     group.start_soon(self._attempt, item, records)
         finally:
-            with anyio.CancelScope(shield=True):  # on shutdown too: what was sent is not sent again
-                await anyio.to_thread.run_sync(
-                    engine_store.finish_deliveries, self._state, self.worker, records
-                )
+            if records:
+                with anyio.CancelScope(shield=True):  # on shutdown too: what was sent is not sent again
+                    await anyio.to_thread.run_sync(
+                        engine_store.finish_deliveries, self._state, self.worker, records
+                    )
         created = {item.notification.id: item.notification.created_at for item in claimed}
         for record in records:
             report.add(record, created[record.notification_id])
