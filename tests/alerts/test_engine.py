@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from logs_mcp.alerts.engine import CheckEngine
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.services import Services
 from logs_mcp.store import engine_store
@@ -346,3 +347,22 @@ def _db_id(rig: EngineRig, alert_id: str) -> Any:
     """The id as the dialect stores it (PostgreSQL: uuid; SQLite: 32 hex digits)."""
     parsed = uuid.UUID(alert_id)
     return parsed if rig.state.dialect.name == "postgresql" else parsed.hex
+
+
+def test_each_claimed_batch_is_stamped_with_its_own_time(rig: EngineRig) -> None:
+    """A long cycle's later batches are decided at their own time, not the cycle's start: another replica
+    may have committed checks of the same alerts meanwhile, and an alert's events are ordered by time."""
+    t0 = rig.clock.now
+    first, second = rig.create_alert(threshold_count=5), rig.create_alert(threshold_count=5)
+    moments = iter(t0 + k * timedelta(seconds=1) for k in range(1000))
+
+    def ticking() -> datetime:
+        rig.clock.now = next(moments)
+        return rig.clock.now
+
+    settings = rig.settings.model_copy(update={"check_claim_batch": 1})
+    engine = CheckEngine(rig.state, rig.services.log_store, settings, clock=ticking)
+    assert engine.run_cycle().summary()["checked"] == 2
+
+    stamps = sorted(event.created_at for alert in (first, second) for event in rig.events(alert))
+    assert len(stamps) == 2 and stamps[0] < stamps[1]

@@ -127,17 +127,19 @@ class CheckEngine:
         self.on_notifications: Callable[[], None] | None = None
 
     def run_cycle(self, stop: threading.Event | None = None) -> CycleReport:
-        """Check every alert due now, a claimed batch at a time, until none is left (or ``stop`` is set)."""
-        now = self._clock()
+        """Check every alert due now, a claimed batch at a time, until none is left (or ``stop`` is set).
+        Each batch is claimed and decided at its own time: a long cycle's last batches must not be stamped
+        before checks another replica committed meanwhile (an alert's events are ordered by that time)."""
         report = CycleReport()
         seen: set[UUID] = set()
         while stop is None or not stop.is_set():
+            now = self._clock()
             lease = timedelta(seconds=self._settings.check_claim_lease_seconds)
             claimed = engine_store.claim_due_alerts(
                 self._state,
                 now=now,
                 worker=self.worker,
-                lease_until=self._clock() + lease,
+                lease_until=now + lease,
                 limit=self._settings.check_claim_batch,
             )
             fresh = [alert for alert in claimed if alert.id not in seen]
