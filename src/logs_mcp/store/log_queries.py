@@ -90,7 +90,10 @@ def count_rows(store: LogStore, scope: LogScope) -> int:
         )
         for part in counting_parts(store, scope)
     ]
-    result = store.query(f"SELECT sum(rows) FROM ({union_all(parts)})", union_params(parts))
+    # One part (a window of whole minutes, or any filter the per-minute counts cannot answer) is sent as
+    # it is: the wrapping statement alone added about a millisecond of planning to a ~5 ms count.
+    sql = parts[0].sql if len(parts) == 1 else f"SELECT sum(rows) FROM ({union_all(parts)})"
+    result = store.query(sql, union_params(parts))
     count: int = result.rows[0][0]
     return count
 
