@@ -71,8 +71,8 @@ class RawChdb:
 
 def _param_text(value: object) -> str:
     """A parameter value as ClickHouse's text format reads it."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime):  # whole seconds without a fraction: DateTime parameters take no other
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f" if value.microsecond else "%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(f"'{item}'" if isinstance(item, str) else str(item) for item in value) + "]"
     return str(value)

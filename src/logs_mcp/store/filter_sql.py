@@ -22,6 +22,9 @@ from logs_mcp.store.filters import (
 )
 
 TIMESTAMP_TYPE = "DateTime64(6, 'UTC')"
+# The per-minute tables' time column; bounds on whole minutes bind as this type: a DateTime64 bound made
+# ClickHouse convert the column, ~0.5 ms of a ~5 ms count.
+MINUTE_TYPE = "DateTime('UTC')"
 # Body searches over windows up to this long read the bodies without the text index.
 TOKEN_INDEX_MIN_WINDOW = timedelta(hours=1)
 MINUTE_SQL = "toStartOfMinute(timestamp)"
@@ -83,18 +86,19 @@ def build_where(
     time_to: datetime,
     *,
     prefix: str = "p",
+    timestamp_type: str = TIMESTAMP_TYPE,
 ) -> SqlFragment:
     """The condition (no ``WHERE``) selecting the rows of one project in ``[from, to)`` that match.
 
     ``prefix`` names the parameters, so several conditions can share one statement. With filters on the
     service and severity only, the same condition selects whole minutes of ``log_minute_counts``, whose
-    ``timestamp`` is the minute's start.
+    ``timestamp`` is the minute's start (bounds on whole minutes, ``timestamp_type`` ``MINUTE_TYPE``).
     """
     params = Parameters(prefix, token_index=time_to - time_from > TOKEN_INDEX_MIN_WINDOW)
     parts = [
         f"project_id = {params(project_id, 'UInt64')}",
-        f"timestamp >= {params(time_from, TIMESTAMP_TYPE)}",
-        f"timestamp < {params(time_to, TIMESTAMP_TYPE)}",
+        f"timestamp >= {params(time_from, timestamp_type)}",
+        f"timestamp < {params(time_to, timestamp_type)}",
         *_filter_parts(filters, params),
     ]
     return SqlFragment(" AND ".join(parts), params.values)
