@@ -17,8 +17,8 @@ from typing import Any
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import (
-    MINUTE_TYPE,
     TIMESTAMP_TYPE,
+    WHOLE_SECONDS_TYPE,
     Parameters,
     build_match,
     build_where,
@@ -170,7 +170,7 @@ def _counts_from_minute_table(
         SELECT project_id, service_name, severity_text, timestamp AS minute, sum(rows)
         FROM {store.target.table(MINUTE_COUNTS_TABLE)}
         WHERE project_id IN {{projects:Array(UInt64)}}
-            AND timestamp >= {{earliest:{MINUTE_TYPE}}} AND timestamp < {{latest:{MINUTE_TYPE}}}
+            AND timestamp >= {{earliest:{WHOLE_SECONDS_TYPE}}} AND timestamp < {{latest:{WHOLE_SECONDS_TYPE}}}
         GROUP BY project_id, service_name, severity_text, minute
     """
     result = store.query(sql, _read_range(spans, sources), settings)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import (
-    TIMESTAMP_TYPE,
+    WHOLE_SECONDS_TYPE,
     LogScope,
     Parameters,
     SqlFragment,
@@ -28,6 +29,8 @@ from logs_mcp.store.log_schema import ATTRIBUTE_BUCKET_SECONDS, ATTRIBUTE_KEYS_T
 
 AttributeType = Literal["log", "resource"]
 MAP_COLUMNS: dict[AttributeType, str] = {"log": "attributes", "resource": "resource_attributes"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ATTRIBUTE_BUCKET = timedelta(seconds=ATTRIBUTE_BUCKET_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,18 @@ def _source(
     return _direct_source(store.logs_table, scope, attribute_type, keys_only=keys_only, key=key)
 
 
+def _bucket_start(moment: datetime) -> datetime:
+    """The start of the rollup bucket holding ``moment``: buckets divide the day, so they lie on the
+    epoch's grid, as ``toStartOfInterval`` puts them."""
+    return EPOCH + (moment - EPOCH) // ATTRIBUTE_BUCKET * ATTRIBUTE_BUCKET
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    """For a whole-second column, ``< moment`` is ``< _ceil_second(moment)``."""
+    floor = moment.replace(microsecond=0)
+    return floor if floor == moment else floor + timedelta(seconds=1)
+
+
 def _rollup_source(table: str, scope: LogScope, attribute_type: AttributeType, key: str | None) -> _Source:
     params = Parameters("r")
     filters = scope.filters
@@ -186,9 +201,8 @@ def _rollup_source(table: str, scope: LogScope, attribute_type: AttributeType, k
         f"project_id = {params(scope.project_id, 'UInt64')}",
         f"attribute_type = {params(attribute_type, 'String')}",
         # Every bucket the window touches, from the one holding time_from on.
-        f"time_bucket >= toStartOfInterval({params(scope.time_from, TIMESTAMP_TYPE)}, "
-        f"INTERVAL {ATTRIBUTE_BUCKET_SECONDS} SECOND)",
-        f"time_bucket < {params(scope.time_to, TIMESTAMP_TYPE)}",
+        f"time_bucket >= {params(_bucket_start(scope.time_from), WHOLE_SECONDS_TYPE)}",
+        f"time_bucket < {params(_ceil_second(scope.time_to), WHOLE_SECONDS_TYPE)}",
     ]
     if filters.service_names:
         parts.append(f"service_name IN {params(filters.service_names, 'Array(String)')}")

@@ -22,9 +22,9 @@ from logs_mcp.store.filters import (
 )
 
 TIMESTAMP_TYPE = "DateTime64(6, 'UTC')"
-# The per-minute tables' time column; bounds on whole minutes bind as this type: a DateTime64 bound made
-# ClickHouse convert the column, ~0.5 ms of a ~5 ms count.
-MINUTE_TYPE = "DateTime('UTC')"
+# The time columns of the per-minute counts and the attribute rollups: bounds on them bind as this type
+# (whole seconds), as a DateTime64 bound made ClickHouse convert the column, ~0.5 ms of a ~5 ms count.
+WHOLE_SECONDS_TYPE = "DateTime('UTC')"
 # Body searches over windows up to this long read the bodies without the text index.
 TOKEN_INDEX_MIN_WINDOW = timedelta(hours=1)
 MINUTE_SQL = "toStartOfMinute(timestamp)"
@@ -92,7 +92,7 @@ def build_where(
 
     ``prefix`` names the parameters, so several conditions can share one statement. With filters on the
     service and severity only, the same condition selects whole minutes of ``log_minute_counts``, whose
-    ``timestamp`` is the minute's start (bounds on whole minutes, ``timestamp_type`` ``MINUTE_TYPE``).
+    ``timestamp`` is the minute's start (bounds on whole minutes, ``timestamp_type`` ``WHOLE_SECONDS_TYPE``).
     """
     params = Parameters(prefix, token_index=time_to - time_from > TOKEN_INDEX_MIN_WINDOW)
     parts = [

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import (
-    MINUTE_TYPE,
+    WHOLE_SECONDS_TYPE,
     LogScope,
     SqlFragment,
     build_where,
@@ -139,7 +139,7 @@ def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[
     if seconds % 60 or not on_summary_columns(scope.filters) or first >= last:
         return [rows]
     project, filters = scope.project_id, scope.filters
-    minutes = build_where(project, filters, first, last, prefix="m", timestamp_type=MINUTE_TYPE)
+    minutes = build_where(project, filters, first, last, prefix="m", timestamp_type=WHOLE_SECONDS_TYPE)
     parts = [CountingPart(store.target.table(MINUTE_COUNTS_TABLE), minutes, "sum(rows)")]
     if scope.time_from < first:
         parts.append(replace(rows, where=build_where(project, filters, scope.time_from, first, prefix="h")))
@@ -151,7 +151,7 @@ def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[
 def rows_by_minute(store: LogStore, project_id: int, start: datetime, end: datetime) -> int:
     """How many logs the project has in the whole minutes of ``[start, end)``, from the per-minute counts."""
     where = build_where(
-        project_id, LogFilters(), _ceil_minute(start), _floor_minute(end), timestamp_type=MINUTE_TYPE
+        project_id, LogFilters(), _ceil_minute(start), _floor_minute(end), timestamp_type=WHOLE_SECONDS_TYPE
     )
     result = store.query(
         f"SELECT sum(rows) FROM {store.target.table(MINUTE_COUNTS_TABLE)} WHERE {where.sql}", where.params
