@@ -71,8 +71,8 @@ PERIODS = ((1, 1), (3, 2), (5, 3), (10, 3))  # (M, N)
 SERVICES = ("frontend", "api-gateway", "search", "cart", "auth", "checkout", "inventory", "payments")
 FIRING_EVERY = 10  # one alert in ten fires (threshold 0) and has a webhook destination
 
-# The healthy receiver: an asyncio server (aiohttp's), as a webhook endpoint in production would be. It
-# runs on the same two cores as the engine, so its own CPU per request is part of what is measured: http.server's
+# The healthy receiver: an asyncio server (aiohttp's), as a webhook endpoint in production would be. It runs
+# on the same two cores as the engine, so its CPU per request is part of what is measured: http.server's
 # ThreadingHTTPServer (a thread per connection) spent ~0.5 ms a request and set the tail of bursts of ~100.
 RECEIVER_CODE = """
 import socket
