@@ -61,7 +61,7 @@ from logs_mcp.config import Settings
 from logs_mcp.store import state as state_store
 from logs_mcp.store.alert_tables import AlertDestination, AlertRow, NotificationRule
 from logs_mcp.store.clickhouse import LogStore, QueryResult
-from logs_mcp.store.engine_store import OutboxRow
+from logs_mcp.store.engine_store import ClaimedDelivery, DeliveryLease, OutboxRow
 from logs_mcp.store.state import Project, utcnow
 
 FIVE_MINUTES = timedelta(minutes=5)
@@ -241,6 +241,22 @@ class MeasuredEngine(CheckEngine):
         return figures.report
 
 
+@dataclass
+class TimedHandOver:
+    """The alert workers' hand-over, noting when each save that notified committed."""
+
+    workers: AlertWorkers
+    clock: ShiftedClock
+    commits: list[datetime]
+
+    def lease(self) -> DeliveryLease | None:
+        return self.workers.lease()
+
+    def committed(self, leased: list[ClaimedDelivery]) -> None:
+        self.commits.append(self.clock())
+        self.workers.committed(leased)
+
+
 def timed_queries(store: LogStore, figures: list[float]) -> None:
     """Sum the time the store spends in ClickHouse queries into ``figures[0]``."""
     query = store.query
@@ -269,11 +285,7 @@ async def run_one_cycle(
         deliverer = OutboxDeliverer(state, settings, deliver, clock=clock, worker=engine.worker)
         workers = AlertWorkers(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
 
-        def committed() -> None:  # called right after each batch that committed notifications
-            commits.append(clock())
-            workers._notifications_committed()  # as AlertWorkers.of wires it
-
-        engine.on_notifications = committed
+        engine.hand_over = TimedHandOver(workers, clock, commits)  # AlertWorkers.of hands over to workers
         async with anyio.create_task_group() as group:
             group.start_soon(workers.run)
             while engine.figures is None or await anyio.to_thread.run_sync(_undelivered, state):

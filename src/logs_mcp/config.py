@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     check_tick_seconds: float = Field(
         60.0, gt=0, description="How often the check loop looks for due alerts."
     )
-    check_claim_batch: int = Field(500, ge=1, description="Alerts one worker claims (and saves) at a time.")
+    check_claim_batch: int = Field(500, ge=1, description="Alerts one worker claims (and counts) at a time.")
+    check_notifying_per_save: int = Field(
+        25,
+        ge=1,
+        description="Most notifying checks one transaction saves: each save's notifications are sent as one "
+        "burst right after its commit, and a smaller burst is delivered sooner.",
+    )
     check_claim_lease_seconds: float = Field(
         300.0, gt=0, description="How long a claim lasts; a crashed worker's alerts are checked after it."
     )

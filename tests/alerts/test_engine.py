@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from logs_mcp.alerts.engine import CheckEngine
+from logs_mcp.alerts.engine import CheckEngine, save_chunks
 from logs_mcp.alerts.simulate import SimulateService
 from logs_mcp.services import Services
 from logs_mcp.store import engine_store
 from logs_mcp.store.alert_counts import window_counts_for_alerts
+from logs_mcp.store.engine_store import CheckWrite, ClaimedDelivery, DeliveryLease
 
 from .engine_rig import EngineRig, fresh_state, make_rig
 
@@ -366,3 +368,60 @@ def test_each_claimed_batch_is_stamped_with_its_own_time(rig: EngineRig) -> None
 
     stamps = sorted(event.created_at for alert in (first, second) for event in rig.events(alert))
     assert len(stamps) == 2 and stamps[0] < stamps[1]
+
+
+@dataclass
+class RecordingHandOver:
+    """A delivery loop that is always waiting: it takes every save's lease and records what came."""
+
+    lease_until: datetime
+    handed: list[list[ClaimedDelivery]] = field(default_factory=list)
+
+    def lease(self) -> DeliveryLease:
+        return DeliveryLease("deliverer", self.lease_until)
+
+    def committed(self, leased: list[ClaimedDelivery]) -> None:
+        self.handed.append(leased)
+
+
+def test_a_batch_is_saved_and_handed_over_in_bursts_already_leased(rig: EngineRig) -> None:
+    t0 = rig.clock.now
+    firing = [rig.create_alert(threshold_count=5) for _ in range(5)]
+    quiet = [rig.create_alert(threshold_count=1000) for _ in range(3)]
+    for alert in firing + quiet:
+        rig.add_rules(alert)
+    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
+    engine = rig.new_engine(settings=rig.settings.model_copy(update={"check_notifying_per_save": 2}))
+    hand_over = RecordingHandOver(lease_until=t0 + 16 * M)
+    engine.hand_over = hand_over
+    rig.run_slots(t0, t0 + 10 * M)
+
+    assert rig.cycle_at(t0 + 15 * M, engine)["checked"] == 8
+
+    assert [len(leased) for leased in hand_over.handed] == [2, 2, 1]  # one burst per save
+    sent = [item for leased in hand_over.handed for item in leased]
+    assert sorted(str(item.notification.alert_id) for item in sent) == sorted(firing)
+    assert all(item.rule.kind == "firing" and item.rule.id == item.notification.rule_id for item in sent)
+    for alert in firing:
+        [row] = rig.outbox(alert)
+        assert (row.status, row.attempts, row.leased_by) == ("delivering", 1, "deliverer")
+        assert row.lease_until == t0 + 16 * M
+    assert all(rig.outbox(alert) == [] for alert in quiet)
+
+
+def test_save_chunks_bound_the_notifying_checks_of_each_save() -> None:
+    def write(notifying: bool) -> CheckWrite:
+        kind = "firing" if notifying else None
+        return CheckWrite(uuid.uuid4(), 1, 1, {}, {}, notification_kind=kind, notification_payload={})
+
+    writes = [write(flag) for flag in (True, False, True, True, False, False, True, False)]
+
+    chunks = list(save_chunks(writes, 2))
+
+    assert [write for chunk in chunks for write in chunk] == writes  # all of them, in order
+    assert [[w.notification_kind is not None for w in chunk] for chunk in chunks] == [
+        [True, False, True],
+        [True, False, False, True, False],
+    ]
+    assert list(save_chunks(writes[4:6], 1)) == [writes[4:6]]  # quiet checks alone: one save
+    assert list(save_chunks([], 3)) == []

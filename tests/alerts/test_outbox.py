@@ -10,18 +10,20 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 import anyio
 import httpx
 import pytest
 from sqlmodel import Session, col, select
 
+from logs_mcp.alerts.engine import HandOver
 from logs_mcp.alerts.notifiers.notifier import Notifier
 from logs_mcp.alerts.outbox import Deliveries, DeliveryReport, OutboxDeliverer
 from logs_mcp.alerts.runner import AlertWorkers, notifier_delivery
 from logs_mcp.services import Services
-from logs_mcp.store.engine_store import DeliveryAttemptRow
+from logs_mcp.store.engine_store import DeliveryAttemptRow, DeliveryLease
 
 from .engine_rig import EngineRig, fresh_state, make_rig
 from .webhook_receiver import Receiver
@@ -148,7 +150,7 @@ def test_a_batch_is_sent_as_it_commits_without_waiting_for_a_delivery_pass(
             deliverer = OutboxDeliverer(rig.state, rig.settings, notifier_delivery(notifier), clock=rig.clock)
             # Ticks and passes an hour apart: only the hand-over after the commit can send in time.
             workers = AlertWorkers(rig.engine, deliverer, tick_seconds=3600, poll_seconds=3600)
-            rig.engine.on_notifications = workers._notifications_committed
+            rig.engine.hand_over = workers
             async with anyio.create_task_group() as group:
                 group.start_soon(workers.run)
                 while not workers._waiting:  # the first pass (and the first, idle, cycle) is over
@@ -185,6 +187,31 @@ def test_an_expired_lease_is_retried_with_the_same_key(rig: EngineRig, receiver:
     assert sorted(receiver.delivered_keys()) == sorted(row.idempotency_key for row in rig.outbox(alert))
     page = Deliveries(rig.state).list(rig.project_id, alert, url="http://t/")
     assert all([a.outcome for a in d.attempt_history] == ["interrupted", "delivered"] for d in page.results)
+
+
+def test_a_notification_leased_at_its_commit_by_a_worker_that_died_is_sent_with_the_same_key(
+    rig: EngineRig, receiver: Receiver
+) -> None:
+    t0 = rig.clock.now
+    alert = rig.create_alert(threshold_count=5)
+    rig.add_rules(alert, webhook_url=receiver.url)
+    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
+    rig.run_slots(t0, t0 + 10 * M)
+    lease = DeliveryLease("crashed", t0 + 15 * M + 30 * M / 60)
+    rig.engine.hand_over = cast(HandOver, SimpleNamespace(lease=lambda: lease, committed=lambda leased: None))
+    rig.cycle_at(t0 + 15 * M)  # fires; the save leases it to a worker that never sends it
+
+    [row] = rig.outbox(alert)
+    assert (row.status, row.attempts, row.leased_by) == ("delivering", 1, "crashed")
+    assert deliver(rig).delivered == 0  # held by the lease
+
+    rig.clock.now = t0 + 16 * M
+    report = deliver(rig)
+
+    assert (report.recovered, report.delivered) == (1, 1)
+    assert receiver.delivered_keys() == [row.idempotency_key]
+    [delivery] = Deliveries(rig.state).list(rig.project_id, alert, url="http://t/").results
+    assert [a.outcome for a in delivery.attempt_history] == ["interrupted", "delivered"]
 
 
 def test_deliveries_route_pages_an_alerts_deliveries(server_url: str, project: TestProject) -> None:

@@ -13,7 +13,9 @@ machine decide, and commits each decision with its event row and outbox notifica
   claim and the alert's version: each slot is evaluated at most once, and a check of an alert edited or
   deleted meanwhile is discarded.
 * **Outbox.** The new state, the ``check`` row and one outbox row per notification rule of the decided kind
-  commit together; ``last_notified_at`` moves then, so cooldown holds while delivery retries.
+  commit together; ``last_notified_at`` moves then, so cooldown holds while delivery retries. A batch is
+  saved in transactions of at most ``check_notifying_per_save`` notifying checks, each handed to the
+  deliverer as it commits.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from pydantic_core import PydanticCustomError
@@ -53,7 +55,7 @@ from logs_mcp.store import engine_store
 from logs_mcp.store.alert_counts import CountSource, WindowCheck, window_counts_for_alerts
 from logs_mcp.store.alert_tables import AlertRow
 from logs_mcp.store.clickhouse import LogStore
-from logs_mcp.store.engine_store import CheckWrite
+from logs_mcp.store.engine_store import CheckWrite, ClaimedDelivery, DeliveryLease
 from logs_mcp.store.filters import LogFilters
 from logs_mcp.store.state import utcnow
 
@@ -103,6 +105,19 @@ class _Pending:
     date_to: datetime
 
 
+class HandOver(Protocol):
+    """A delivery loop that takes each save's notifications as it commits (``runner.AlertWorkers``)."""
+
+    def lease(self) -> DeliveryLease | None:
+        """Before a save that notifies: the lease to enqueue its notifications under, or None to leave
+        them pending for a later claim."""
+        ...
+
+    def committed(self, leased: list[ClaimedDelivery]) -> None:
+        """After that save's commit: send what it leased (nothing if it leased nothing)."""
+        ...
+
+
 class CheckEngine:
     """Runs check cycles against one log store and one state store. Thread-safe for one caller at a time."""
 
@@ -122,9 +137,9 @@ class CheckEngine:
         self._clock = clock
         self.worker = worker or worker_name()
         self._count_windows = count_windows
-        # Called (in the cycle's thread) after each batch that committed notifications, so a deliverer can
-        # send them while a long cycle goes on.
-        self.on_notifications: Callable[[], None] | None = None
+        # Takes each save's notifications (in the cycle's thread), so a deliverer sends them while a long
+        # cycle goes on.
+        self.hand_over: HandOver | None = None
 
     def run_cycle(self, stop: threading.Event | None = None) -> CycleReport:
         """Check every alert due now, a claimed batch at a time, until none is left (or ``stop`` is set).
@@ -173,13 +188,29 @@ class CheckEngine:
             decision = evaluate_check(status_of(alert), rule_of(alert), result, now)
             decisions[alert.id] = decision
             writes.append(self._write(alert, decision, names.get(alert.project_id, ""), now))
-        saved = engine_store.save_checks(self._state, self.worker, writes, now, enqueued_at=self._clock())
+        slots = {alert.id: alert.next_check_at or now for alert in alerts}
+        for chunk in save_chunks(writes, self._settings.check_notifying_per_save):
+            self._save(chunk, decisions, slots, now, report)
+
+    def _save(
+        self,
+        writes: Sequence[CheckWrite],
+        decisions: Mapping[UUID, CheckDecision],
+        slots: Mapping[UUID, datetime],
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        hand_over = self.hand_over
+        notifying = any(write.notification_kind is not None for write in writes)
+        lease = hand_over.lease() if hand_over is not None and notifying else None
+        saved = engine_store.save_checks(
+            self._state, self.worker, writes, now, enqueued_at=self._clock(), lease=lease
+        )
         committed_at = self._clock()
-        if saved.notifications and self.on_notifications is not None:
-            self.on_notifications()
+        if saved.notifications and hand_over is not None:
+            hand_over.committed(saved.leased)
         report.discarded += len(saved.discarded)
         report.notifications += saved.notifications
-        slots = {alert.id: alert.next_check_at or now for alert in alerts}
         for alert_id in saved.saved:
             report.lags_seconds.append((committed_at - slots[alert_id]).total_seconds())
             if alert_id not in decisions:
@@ -292,6 +323,24 @@ class CheckEngine:
             "max_execution_time": self._settings.check_query_timeout_seconds,
             "max_bytes_to_read": self._settings.check_max_bytes_to_read,
         }
+
+
+def save_chunks(writes: Sequence[CheckWrite], notifying_per_save: int) -> Iterator[list[CheckWrite]]:
+    """A batch's writes in saves of at most ``notifying_per_save`` notifying checks each (quiet ones ride
+    along). Each save is handed to the deliverer at its commit, and a hand-over is sent in one burst whose
+    last notification waits for all the others: smaller bursts keep delivery close to the commit (10,000
+    alerts: docs/benchmarks.md, "Delivery"). Each check is still saved whole, with its own rows."""
+    chunk: list[CheckWrite] = []
+    notifying = 0
+    for write in writes:
+        if write.notification_kind is not None:
+            if notifying == notifying_per_save:
+                yield chunk
+                chunk, notifying = [], 0
+            notifying += 1
+        chunk.append(write)
+    if chunk:
+        yield chunk
 
 
 def _window_check(item: _Pending) -> WindowCheck:

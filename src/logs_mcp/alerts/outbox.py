@@ -38,6 +38,7 @@ from logs_mcp.store.engine_store import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryAttemptRow,
+    DeliveryLease,
     OutboxRow,
     OutboxStatus,
 )
@@ -160,14 +161,15 @@ class OutboxDeliverer:
     def claim(self) -> list[ClaimedDelivery]:
         """Lease the next ``delivery_batch`` due notifications, oldest first. Blocking (SQL): call it from
         a worker thread."""
-        now = self._clock()
+        lease = self.lease()
         return engine_store.claim_deliveries(
-            self._state,
-            now=now,
-            worker=self.worker,
-            lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
-            limit=self.batch,
+            self._state, now=self._clock(), worker=lease.worker, lease_until=lease.until, limit=self.batch
         )
+
+    def lease(self) -> DeliveryLease:
+        """A delivery lease to this worker, from now."""
+        until = self._clock() + timedelta(seconds=self._settings.delivery_lease_seconds)
+        return DeliveryLease(self.worker, until)
 
     async def send(self, claimed: Sequence[ClaimedDelivery], report: DeliveryReport) -> None:
         """Send leased notifications side by side (at most ``delivery_concurrency`` at once), then record

@@ -2,10 +2,11 @@
 deliverer (a pass every ``delivery_poll_seconds`` for retries and leases that expired), run as anyio tasks
 in the lifespan of ``logs-mcp serve`` and of ``logs-mcp stdio`` on the embedded store.
 
-A check batch that commits notifications hands them over at once: the cycle's thread leases them right
-after its commit (on SQLite the write lock is free then; a deliverer asking later would queue behind the
-cycle's next statements) and the delivery loop sends them while the cycle goes on. One batch is sent at a
-time, so no lease runs out while its notification waits behind a slow receiver's.
+A check save that commits notifications hands them over at once: while the delivery loop waits, the save
+enqueues them already leased to it (no claim between the commit and the first send; on SQLite a deliverer
+claiming later would also queue behind the cycle's next statements), and the loop sends them while the
+cycle goes on. One batch is sent at a time, so no lease runs out while its notification waits behind a
+slow receiver's.
 
 Both do their blocking work (SQL, ClickHouse) in worker threads. On shutdown the check cycle in progress
 stops after its current batch; claims it did not use are released or expire.
@@ -30,7 +31,7 @@ from logs_mcp.alerts.notifiers.senders import DeliveryTarget
 from logs_mcp.alerts.outbox import DeliverOne, DeliveryReport, OutboxDeliverer, SendResult
 from logs_mcp.services import Services
 from logs_mcp.store.alert_tables import Integration, NotificationRule
-from logs_mcp.store.engine_store import ClaimedDelivery
+from logs_mcp.store.engine_store import ClaimedDelivery, DeliveryLease
 from logs_mcp.store.state import utcnow
 
 log = logging.getLogger("logs_mcp.alerts")
@@ -76,7 +77,7 @@ class AlertWorkers:
             services.state_engine, settings, deliver, clock=clock, worker=engine.worker
         )
         workers = cls(engine, deliverer, settings.check_tick_seconds, settings.delivery_poll_seconds)
-        engine.on_notifications = workers._notifications_committed
+        engine.hand_over = workers
         return workers
 
     async def run(self) -> None:
@@ -104,22 +105,33 @@ class AlertWorkers:
                 log.exception("alert check cycle failed")
             await anyio.sleep(self.tick_seconds)
 
-    def _notifications_committed(self) -> None:
-        """Runs in the check cycle's worker thread right after a batch committed notifications: lease them
-        and hand them to the waiting delivery loop; a busy one leases them itself when its batch is done.
-        Without a delivery loop (``alerts check``) the pass after the cycle sends them."""
+    def lease(self) -> DeliveryLease | None:
+        """Runs in the check cycle's worker thread before a save that notifies: while the delivery loop waits,
+        the save leases its notifications to it, and :meth:`committed` hands them over with no claim in
+        between. A busy loop leaves them pending and claims them when its batch is done. Without a delivery
+        loop (``alerts check``) the pass after the cycle sends them."""
+        if self._hand_over is None or not self._waiting:
+            return None
+        return self.deliverer.lease()
+
+    def committed(self, leased: list[ClaimedDelivery]) -> None:
+        """Runs in the check cycle's worker thread right after a save that notified committed: hand over
+        what it leased or, if the loop was busy at the save and waits now, claim them first. (Leased to a
+        loop that stopped meanwhile, they are sent once their lease runs out.)"""
         hand_over = self._hand_over
         if hand_over is None:
             return
-        if not self._waiting:
+        if not leased and not self._waiting:
             self._committed_meanwhile = True
             return
         try:
-            if claimed := self.deliverer.claim():
-                self._handed_over_sent.clear()
-                anyio.from_thread.run_sync(hand_over.send_nowait, claimed)
-                self._handed_over_sent.wait(HAND_OVER_WAIT_SECONDS)
-        except Exception:  # the check cycle goes on; a delivery pass sends them (after the lease, if leased)
+            leased = leased or self.deliverer.claim()
+            if not leased:
+                return
+            self._handed_over_sent.clear()
+            anyio.from_thread.run_sync(hand_over.send_nowait, leased)
+            self._handed_over_sent.wait(HAND_OVER_WAIT_SECONDS)
+        except Exception:  # the check cycle goes on; their lease runs out and a delivery pass sends them
             log.exception("handing committed notifications over failed")
 
     async def _delivery_loop(self, handed_over: MemoryObjectReceiveStream[list[ClaimedDelivery]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -208,10 +208,20 @@ class CheckWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryLease:
+    """Leases the notifications a save enqueues to ``worker`` until ``until``: their first attempt starts
+    at the commit, so that worker sends them without claiming them first."""
+
+    worker: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SavedChecks:
     saved: list[UUID]
     discarded: list[UUID]
     notifications: int
+    leased: list[ClaimedDelivery] = field(default_factory=list)  # with a DeliveryLease
 
 
 def save_checks(
@@ -221,6 +231,7 @@ def save_checks(
     now: datetime,
     *,
     enqueued_at: datetime | None = None,
+    lease: DeliveryLease | None = None,
 ) -> SavedChecks:
     """Commit a batch of checks in one transaction; each alert is saved only if it is still claimed by
     ``worker`` at the version it was evaluated at, else its result is discarded.
@@ -228,6 +239,7 @@ def save_checks(
     The claim is released with the save. Quiet check rows beyond the newest 10 of each saved alert are
     pruned in the same transaction. Notifications are stamped ``enqueued_at`` (default ``now``, the
     check's time): a long cycle commits them well after it started, and delivery latency counts from here.
+    With a ``lease`` they are enqueued already leased, and returned ready to send.
     """
     if not writes:
         return SavedChecks([], [], 0)
@@ -237,11 +249,12 @@ def save_checks(
         if saved:
             events = AlertEventRow.__table__  # type: ignore[attr-defined]
             connection.execute(sa.insert(events), [write.event for write in saved])
-        notifications = _enqueue_notifications(connection, saved, enqueued_at or now)
+        outbox_rows = _enqueue_notifications(connection, saved, enqueued_at or now, lease)
         _prune_quiet_checks(connection, [write.alert_id for write in saved if _quiet(write.event)])
     discarded = [write.alert_id for write in writes if write.alert_id not in saved_ids]
     release_claims(engine, worker, discarded)
-    return SavedChecks([write.alert_id for write in saved], discarded, notifications)
+    leased = _with_destinations(engine, [OutboxRow(**row) for row in outbox_rows]) if lease else []
+    return SavedChecks([write.alert_id for write in saved], discarded, len(outbox_rows), leased)
 
 
 def _compare_and_set(
@@ -296,10 +309,12 @@ def _quiet(event: dict[str, Any]) -> bool:
     )
 
 
-def _enqueue_notifications(connection: Connection, writes: Sequence[CheckWrite], now: datetime) -> int:
+def _enqueue_notifications(
+    connection: Connection, writes: Sequence[CheckWrite], now: datetime, lease: DeliveryLease | None
+) -> list[dict[str, Any]]:
     notifying = [write for write in writes if write.notification_kind is not None]
     if not notifying:
-        return 0
+        return []
     rules = NotificationRule.__table__  # type: ignore[attr-defined]
     rules_of: dict[tuple[UUID, str], list[tuple[UUID, str]]] = {}
     for rule_id, alert_id, kind, type_ in connection.execute(
@@ -324,15 +339,25 @@ def _enqueue_notifications(connection: Connection, writes: Sequence[CheckWrite],
                     "payload": write.notification_payload,
                     # The key is fixed here, at commit: every retry, by any worker, sends the same one.
                     "idempotency_key": str(outbox_id),
-                    "status": OutboxStatus.PENDING.value,
-                    "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
                 }
+                | _lease_columns(lease)
             )
     if rows:
         connection.execute(sa.insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
-    return len(rows)
+    return rows
+
+
+def _lease_columns(lease: DeliveryLease | None) -> dict[str, Any]:
+    if lease is None:
+        return {"status": OutboxStatus.PENDING.value, "attempts": 0}
+    return {
+        "status": OutboxStatus.DELIVERING.value,
+        "attempts": 1,
+        "lease_until": lease.until,
+        "leased_by": lease.worker,
+    }
 
 
 def _prune_quiet_checks(connection: Connection, alert_ids: Sequence[UUID]) -> None:
@@ -429,6 +454,11 @@ def claim_deliveries(
     with Session(engine, expire_on_commit=False) as session:
         leased = list(session.scalars(select(OutboxRow).from_statement(claim)))
         session.commit()
+    return _with_destinations(engine, leased)
+
+
+def _with_destinations(engine: Engine, leased: Sequence[OutboxRow]) -> list[ClaimedDelivery]:
+    """Leased rows with their rules (and Slack integrations), oldest first."""
     if not leased:
         return []
     with Session(engine) as session:
