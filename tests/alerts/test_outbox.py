@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
@@ -86,6 +86,16 @@ def fire_and_resolve(rig: EngineRig, url: str, destinations: int = 1) -> str:
     return alert
 
 
+def about_to_fire(rig: EngineRig, url: str) -> tuple[datetime, str]:
+    """An alert checked up to t0 + 10 min, quiet so far, that fires at the slot t0 + 15 min."""
+    t0 = rig.clock.now
+    alert = rig.create_alert(threshold_count=5)
+    rig.add_rules(alert, webhook_url=url)
+    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
+    rig.run_slots(t0, t0 + 10 * M)
+    return t0, alert
+
+
 def test_faults_end_with_each_notification_delivered_once_per_key(rig: EngineRig, receiver: Receiver) -> None:
     alert = fire_and_resolve(rig, receiver.url, destinations=2)
     keys = {row.idempotency_key for row in rig.outbox(alert)}
@@ -139,11 +149,7 @@ def test_a_receiver_that_never_recovers_makes_the_notification_dead(
 def test_a_batch_is_sent_as_it_commits_without_waiting_for_a_delivery_pass(
     rig: EngineRig, receiver: Receiver
 ) -> None:
-    t0 = rig.clock.now
-    alert = rig.create_alert(threshold_count=5)
-    rig.add_rules(alert, webhook_url=receiver.url)
-    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
-    rig.run_slots(t0, t0 + 10 * M)  # quiet so far; the slot t0 + 15 min fires
+    t0, alert = about_to_fire(rig, receiver.url)
 
     async def run() -> None:
         async with Notifier(rig.settings) as notifier:
@@ -192,11 +198,7 @@ def test_an_expired_lease_is_retried_with_the_same_key(rig: EngineRig, receiver:
 def test_a_notification_leased_at_its_commit_by_a_worker_that_died_is_sent_with_the_same_key(
     rig: EngineRig, receiver: Receiver
 ) -> None:
-    t0 = rig.clock.now
-    alert = rig.create_alert(threshold_count=5)
-    rig.add_rules(alert, webhook_url=receiver.url)
-    rig.burst(t0 + 10 * M, minutes=5, per_minute=2)
-    rig.run_slots(t0, t0 + 10 * M)
+    t0, alert = about_to_fire(rig, receiver.url)
     lease = DeliveryLease("crashed", t0 + 15 * M + 30 * M / 60)
     rig.engine.hand_over = cast(HandOver, SimpleNamespace(lease=lambda: lease, committed=lambda leased: None))
     rig.cycle_at(t0 + 15 * M)  # fires; the save leases it to a worker that never sends it
