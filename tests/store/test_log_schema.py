@@ -13,7 +13,14 @@ import pytest
 
 from logs_mcp.services import Services
 from logs_mcp.store.clickhouse import DataDirLock, LogStore, StoreLockedError
-from logs_mcp.store.log_schema import MIGRATIONS, SchemaTarget, bootstrap_statements, retention_statement
+from logs_mcp.store.log_schema import (
+    MIGRATIONS,
+    MINUTE_COUNTS_TABLE,
+    SchemaTarget,
+    bootstrap_statements,
+    retention_statement,
+    unpartition_minute_counts,
+)
 
 ALL_VERSIONS = [version for version, _name, _migration in MIGRATIONS]
 
@@ -77,6 +84,59 @@ def test_a_restart_with_another_retention_changes_the_ttl(fresh_database_store: 
         assert "TTL toDateTime(timestamp) + toIntervalDay(14)" in logs_table_definition(restarted)[1]
 
 
+def minute_counts_definition(store: LogStore) -> tuple[str, str]:
+    rows = store.query(
+        "SELECT partition_key, engine_full FROM system.tables "
+        "WHERE database = {database:String} AND name = {name:String}",
+        {"database": store.target.database, "name": MINUTE_COUNTS_TABLE},
+    ).rows
+    assert len(rows) == 1
+    partition_key, engine = rows[0]
+    return partition_key, engine
+
+
+def test_version_7_rebuilds_the_minute_counts_without_partitions_and_keeps_every_count(
+    fresh_database_store: LogStore,
+) -> None:
+    store = fresh_database_store
+    store.migrate()
+    counts = store.target.table(MINUTE_COUNTS_TABLE)
+    assert minute_counts_definition(store)[0] == ""  # a fresh store is rebuilt too
+    store.command(  # two days within the retention
+        f"INSERT INTO {counts} SELECT project_id, toStartOfMinute(now() - toIntervalDay(days)), service, "
+        "severity, n FROM values('project_id UInt64, days UInt8, service String, severity String, n UInt64', "
+        "(1, 2, 'api', 'error', 3), (1, 0, 'api', 'info', 5), (2, 0, 'web', 'info', 7))"
+    )
+    before = store.query(f"SELECT * FROM {counts} ORDER BY ALL").rows
+    assert len(before) == 3
+
+    # Run twice, as after a start that died half-way: the rebuild starts over from the live table.
+    for _ in range(2):
+        for statement in unpartition_minute_counts(store.target):
+            store.command(statement)
+
+    assert store.query(f"SELECT * FROM {counts} ORDER BY ALL").rows == before
+    partition_key, engine = minute_counts_definition(store)
+    assert partition_key == ""
+    assert "TTL (toStartOfDay(timestamp) + toIntervalDay(1)) + toIntervalDay(7)" in engine
+    tables = store.query(
+        "SELECT name FROM system.tables WHERE database = {database:String} AND name LIKE '%rebuilt%'",
+        {"database": store.target.database},
+    ).rows
+    assert tables == []
+    # The view still feeds the live table.
+    store.command(
+        f"INSERT INTO {store.logs_table} (project_id, timestamp, service_name, severity_text) "
+        "VALUES (3, now64(), 'db', 'warn')"
+    )
+    assert store.query(f"SELECT sum(rows) FROM {counts} WHERE project_id = 3").rows == [(1,)]
+
+    with store.client() as client:
+        restarted = LogStore([client], SchemaTarget(store.target.database, retention_days=14))
+        restarted.migrate()
+    assert "+ toIntervalDay(14)" in minute_counts_definition(store)[1]
+
+
 def test_cluster_ddl_replicates_every_table_on_the_cluster() -> None:
     target = SchemaTarget(database="logs_mcp", retention_days=30, cluster="c1")
     statements = all_statements(target)
@@ -89,7 +149,8 @@ def test_cluster_ddl_replicates_every_table_on_the_cluster() -> None:
     assert "ReplicatedReplacingMergeTree(" in ddl  # schema_migrations: every replica agrees on what ran
     assert "CREATE TABLE IF NOT EXISTS `logs_mcp`.`logs_local` ON CLUSTER `c1`" in ddl
     distributed = [s for s in statements if "ENGINE = Distributed(" in s]
-    assert len(distributed) == 4  # logs, the two attribute rollups and the per-minute counts
+    # logs, the two attribute rollups, the per-minute counts, and their rebuild of version 7 (dropped again)
+    assert len(distributed) == 5
     assert distributed[0].startswith("CREATE TABLE IF NOT EXISTS `logs_mcp`.`logs` ON CLUSTER `c1`")
     assert "AS `logs_mcp`.`logs_local`" in distributed[0]
     assert "Distributed(`c1`, `logs_mcp`, `logs_local`, cityHash64(project_id))" in distributed[0]

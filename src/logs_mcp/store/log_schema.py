@@ -215,6 +215,15 @@ def _key_rollup_select(logs_table: str) -> str:
 
 
 MINUTE_COUNTS_TABLE = "log_minute_counts"
+_MINUTE_COUNTS_COLUMNS = """
+    project_id UInt64,
+    timestamp DateTime('UTC'),
+    service_name LowCardinality(String),
+    severity_text LowCardinality(String),
+    rows SimpleAggregateFunction(sum, UInt64)"""
+_MINUTE_COUNTS_ORDER = "(project_id, timestamp, service_name, severity_text)"
+# A minute's count expires with the logs' daily part of its day: at the day's end plus the retention.
+_MINUTE_COUNTS_EXPIRY = "toStartOfDay(timestamp) + INTERVAL 1 DAY"
 
 
 def create_minute_counts(target: SchemaTarget) -> list[str]:
@@ -234,19 +243,13 @@ def create_minute_counts(target: SchemaTarget) -> list[str]:
     docs/benchmarks.md, "Queries".
     """
     counts = target.storage_table(MINUTE_COUNTS_TABLE)
-    columns = """
-    project_id UInt64,
-    timestamp DateTime('UTC'),
-    service_name LowCardinality(String),
-    severity_text LowCardinality(String),
-    rows SimpleAggregateFunction(sum, UInt64)"""
     resource_values = "Map(LowCardinality(String), LowCardinality(String))"
     # On a cluster the Distributed table's columns change too.
     logs_tables = [target.storage_table(LOGS_TABLE), *([target.table(LOGS_TABLE)] if target.cluster else [])]
     return [
-        f"CREATE TABLE IF NOT EXISTS {counts}{target.on_cluster} ({columns}\n) "
+        f"CREATE TABLE IF NOT EXISTS {counts}{target.on_cluster} ({_MINUTE_COUNTS_COLUMNS}\n) "
         f"ENGINE = {target.merge_tree(MINUTE_COUNTS_TABLE, 'AggregatingMergeTree')} "
-        "PARTITION BY toDate(timestamp) ORDER BY (project_id, timestamp, service_name, severity_text) "
+        f"PARTITION BY toDate(timestamp) ORDER BY {_MINUTE_COUNTS_ORDER} "
         f"TTL timestamp + INTERVAL {int(target.retention_days)} DAY SETTINGS ttl_only_drop_parts = 1",
         *_distributed(target, MINUTE_COUNTS_TABLE, "cityHash64(project_id)"),
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target.table(MINUTE_COUNTS_TABLE + '_mv')}"
@@ -276,6 +279,32 @@ def drop_minute_counts_projection(target: SchemaTarget) -> list[str]:
     ]
 
 
+def unpartition_minute_counts(target: SchemaTarget) -> list[str]:
+    """Version 7: ``log_minute_counts`` without daily partitions, rebuilt from its own rows and swapped in.
+
+    Planning a statement is most of what a count over this small table costs, and daily partitions made
+    ClickHouse prune partitions and a min-max index besides the sort key, and read a part per day: on the
+    bench, without them a filtered 24-hour count takes 12 % less, count-ranges 14 %, services 27 %
+    (docs/benchmarks.md, "Queries"). Rows now expire by a row TTL at the end of their day plus the
+    retention, when the logs' daily part of that day is dropped too. The rebuilt table starts empty if an
+    earlier attempt died half-way, and ``EXCHANGE`` swaps it in whole; the view writes to the table by name.
+    """
+    counts, rebuilt = MINUTE_COUNTS_TABLE, MINUTE_COUNTS_TABLE + "_rebuilt"
+    tables = [target.table(rebuilt), *([target.storage_table(rebuilt)] if target.cluster else [])]
+    return [
+        *(f"DROP TABLE IF EXISTS {table}{target.on_cluster} SYNC" for table in tables),
+        f"CREATE TABLE {target.storage_table(rebuilt)}{target.on_cluster} ({_MINUTE_COUNTS_COLUMNS}\n) "
+        f"ENGINE = {target.merge_tree(rebuilt, 'AggregatingMergeTree')} ORDER BY {_MINUTE_COUNTS_ORDER} "
+        f"TTL {_MINUTE_COUNTS_EXPIRY} + INTERVAL {int(target.retention_days)} DAY",
+        *_distributed(target, rebuilt, "cityHash64(project_id)"),
+        # Through the Distributed tables on a cluster: one statement covers every shard.
+        f"INSERT INTO {target.table(rebuilt)} SELECT * FROM {target.table(counts)}",
+        f"EXCHANGE TABLES {target.storage_table(counts)} AND {target.storage_table(rebuilt)}"
+        f"{target.on_cluster}",
+        *(f"DROP TABLE {table}{target.on_cluster} SYNC" for table in tables),
+    ]
+
+
 Migration = Callable[[SchemaTarget], list[str]]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -285,6 +314,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "native OTLP protobuf ingest", create_native_ingest),
     (5, "per-minute counts table, resource attribute values as LowCardinality", create_minute_counts),
     (6, "drop the per-minute counts projection", drop_minute_counts_projection),
+    (7, "per-minute counts without daily partitions", unpartition_minute_counts),
 )
 
 
@@ -307,7 +337,7 @@ def rollup_retention_statements(target: SchemaTarget) -> list[str]:
         for table, moment in (
             (ATTRIBUTES_TABLE, "time_bucket"),
             (ATTRIBUTE_KEYS_TABLE, "time_bucket"),
-            (MINUTE_COUNTS_TABLE, "timestamp"),
+            (MINUTE_COUNTS_TABLE, _MINUTE_COUNTS_EXPIRY),
         )
     ]
 
