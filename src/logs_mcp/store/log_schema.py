@@ -297,8 +297,10 @@ def unpartition_minute_counts(target: SchemaTarget) -> list[str]:
         f"ENGINE = {target.merge_tree(rebuilt, 'AggregatingMergeTree')} ORDER BY {_MINUTE_COUNTS_ORDER} "
         f"TTL {_MINUTE_COUNTS_EXPIRY} + INTERVAL {int(target.retention_days)} DAY",
         *_distributed(target, rebuilt, "cityHash64(project_id)"),
-        # Through the Distributed tables on a cluster: one statement covers every shard.
-        f"INSERT INTO {target.table(rebuilt)} SELECT * FROM {target.table(counts)}",
+        # Through the Distributed tables on a cluster: one statement covers every shard, and it waits until
+        # every shard holds its rows (a Distributed insert is sent in the background by default).
+        f"INSERT INTO {target.table(rebuilt)} SELECT * FROM {target.table(counts)} "
+        "SETTINGS distributed_foreground_insert = 1",
         f"EXCHANGE TABLES {target.storage_table(counts)} AND {target.storage_table(rebuilt)}"
         f"{target.on_cluster}",
         *(f"DROP TABLE {table}{target.on_cluster} SYNC" for table in tables),
