@@ -288,6 +288,8 @@ def unpartition_minute_counts(target: SchemaTarget) -> list[str]:
     (docs/benchmarks.md, "Queries"). Rows now expire by a row TTL at the end of their day plus the
     retention, when the logs' daily part of that day is dropped too. The rebuilt table starts empty if an
     earlier attempt died half-way, and ``EXCHANGE`` swaps it in whole; the view writes to the table by name.
+    (On a cluster the live table then keeps the rebuilt one's replication path: an attempt that died
+    between the ``EXCHANGE`` and the last ``DROP`` fails on its retry, loudly, until that path is free.)
     """
     counts, rebuilt = MINUTE_COUNTS_TABLE, MINUTE_COUNTS_TABLE + "_rebuilt"
     tables = [target.table(rebuilt), *([target.storage_table(rebuilt)] if target.cluster else [])]
