@@ -14,8 +14,10 @@ from itertools import accumulate
 from typing import Final
 
 from logs_mcp.alerts.state_machine import AlertRule, WindowCounts
+from logs_mcp.store.time_grid import EPOCH
+from logs_mcp.store.time_grid import floor_to_grid as store_floor_to_grid
 
-GRID_ORIGIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
+GRID_ORIGIN: Final = EPOCH
 """The one bucket grid: ClickHouse's ``toStartOfInterval(ts, INTERVAL n MINUTE)`` counts from the Unix epoch.
 
 For intervals that divide a day it equals PostHog's midnight / 2000-01-01 grid (§4.5, §5.2 step 3).
@@ -34,8 +36,7 @@ def floor_to_grid(instant: datetime, width: timedelta) -> datetime:
     """The start of the grid bucket of ``width`` that contains ``instant``."""
     if width <= timedelta(0):
         raise ValueError("bucket width must be positive")
-    instant = as_utc(instant)
-    return instant - (instant - GRID_ORIGIN) % width
+    return store_floor_to_grid(as_utc(instant), width)
 
 
 def check_anchor(

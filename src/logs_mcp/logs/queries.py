@@ -38,6 +38,7 @@ from logs_mcp.store import log_queries
 from logs_mcp.store.clickhouse import LogStore
 from logs_mcp.store.filter_sql import LogScope
 from logs_mcp.store.filters import Cursor, LogFilters, LogOrder, decode_cursor, encode_cursor, resolve_range
+from logs_mcp.store.time_grid import floor_to_grid
 
 # Bucket widths the interval picker chooses from (PostHog's list), in seconds.
 INTERVALS = (1, 5, 10, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400)
@@ -55,7 +56,6 @@ LATER_SLICES = ((timedelta(hours=4), timedelta(hours=1)), (timedelta(hours=24), 
 RATE_SPAN = timedelta(hours=1)
 RATE_KEPT = timedelta(minutes=10)
 ONE_MICROSECOND = timedelta(microseconds=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def pick_interval(window: timedelta, target_buckets: int) -> int:
@@ -78,8 +78,7 @@ def interval_text(seconds: int) -> str:
 
 def bucket_start(moment: datetime, seconds: int) -> datetime:
     """ClickHouse's ``toStartOfInterval(t, INTERVAL n SECOND)``: aligned on the Unix epoch."""
-    elapsed = (moment - EPOCH) // timedelta(seconds=1)
-    return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+    return floor_to_grid(moment, timedelta(seconds=seconds))
 
 
 def first_slice(rows_per_hour: int) -> timedelta:

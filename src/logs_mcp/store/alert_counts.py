@@ -26,10 +26,9 @@ from logs_mcp.store.filter_sql import (
 )
 from logs_mcp.store.filters import LogFilters
 from logs_mcp.store.log_schema import MINUTE_COUNTS_TABLE
+from logs_mcp.store.time_grid import EPOCH, ONE_MINUTE
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-ONE_MINUTE = timedelta(minutes=1)
 
 
 def bucket_counts(

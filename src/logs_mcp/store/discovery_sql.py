@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
@@ -26,10 +26,10 @@ from logs_mcp.store.filter_sql import (
 )
 from logs_mcp.store.log_queries import bucket_sql, counting_parts, union_all, union_params
 from logs_mcp.store.log_schema import ATTRIBUTE_BUCKET_SECONDS, ATTRIBUTE_KEYS_TABLE, ATTRIBUTES_TABLE
+from logs_mcp.store.time_grid import ONE_SECOND, ceil_to_grid, floor_to_grid
 
 AttributeType = Literal["log", "resource"]
 MAP_COLUMNS: dict[AttributeType, str] = {"log": "attributes", "resource": "resource_attributes"}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ATTRIBUTE_BUCKET = timedelta(seconds=ATTRIBUTE_BUCKET_SECONDS)
 
 
@@ -182,27 +182,15 @@ def _source(
     return _direct_source(store.logs_table, scope, attribute_type, keys_only=keys_only, key=key)
 
 
-def _bucket_start(moment: datetime) -> datetime:
-    """The start of the rollup bucket holding ``moment``: buckets divide the day, so they lie on the
-    epoch's grid, as ``toStartOfInterval`` puts them."""
-    return EPOCH + (moment - EPOCH) // ATTRIBUTE_BUCKET * ATTRIBUTE_BUCKET
-
-
-def _ceil_second(moment: datetime) -> datetime:
-    """For a whole-second column, ``< moment`` is ``< _ceil_second(moment)``."""
-    floor = moment.replace(microsecond=0)
-    return floor if floor == moment else floor + timedelta(seconds=1)
-
-
 def _rollup_source(table: str, scope: LogScope, attribute_type: AttributeType, key: str | None) -> _Source:
     params = Parameters("r")
     filters = scope.filters
     parts = [
         f"project_id = {params(scope.project_id, 'UInt64')}",
         f"attribute_type = {params(attribute_type, 'String')}",
-        # Every bucket the window touches, from the one holding time_from on.
-        f"time_bucket >= {params(_bucket_start(scope.time_from), WHOLE_SECONDS_TYPE)}",
-        f"time_bucket < {params(_ceil_second(scope.time_to), WHOLE_SECONDS_TYPE)}",
+        # Every bucket the window touches, from the one holding time_from on (a whole-seconds column).
+        f"time_bucket >= {params(floor_to_grid(scope.time_from, ATTRIBUTE_BUCKET), WHOLE_SECONDS_TYPE)}",
+        f"time_bucket < {params(ceil_to_grid(scope.time_to, ONE_SECOND), WHOLE_SECONDS_TYPE)}",
     ]
     if filters.service_names:
         parts.append(f"service_name IN {params(filters.service_names, 'Array(String)')}")

@@ -9,7 +9,7 @@ caller, never user text.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from logs_mcp.store.clickhouse import LogStore
@@ -24,6 +24,7 @@ from logs_mcp.store.filter_sql import (
 )
 from logs_mcp.store.filters import Cursor, LogFilters, LogOrder
 from logs_mcp.store.log_schema import MINUTE_COUNTS_TABLE
+from logs_mcp.store.time_grid import ONE_MINUTE, ceil_to_grid, floor_to_grid
 
 Breakdown = Literal["severity", "service"]
 BREAKDOWN_COLUMNS: dict[Breakdown, str] = {"severity": "severity_text", "service": "service_name"}
@@ -53,7 +54,6 @@ PLAIN_COLUMNS = (
     "event_name",
 )
 ATTRIBUTE_COLUMNS = ("attributes", "resource_attributes")
-ONE_MINUTE = timedelta(minutes=1)
 
 
 def has_logs(store: LogStore, project_id: int) -> bool:
@@ -135,7 +135,7 @@ def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[
     minutes and the same buckets hold them); the partial minutes at either edge are read from the rows.
     """
     rows = CountingPart(store.logs_table, scope.where(), "count()")
-    first, last = _ceil_minute(scope.time_from), _floor_minute(scope.time_to)
+    first, last = ceil_to_grid(scope.time_from, ONE_MINUTE), floor_to_grid(scope.time_to, ONE_MINUTE)
     if seconds % 60 or not on_summary_columns(scope.filters) or first >= last:
         return [rows]
     project, filters = scope.project_id, scope.filters
@@ -151,7 +151,11 @@ def counting_parts(store: LogStore, scope: LogScope, seconds: int = 60) -> list[
 def rows_by_minute(store: LogStore, project_id: int, start: datetime, end: datetime) -> int:
     """How many logs the project has in the whole minutes of ``[start, end)``, from the per-minute counts."""
     where = build_where(
-        project_id, LogFilters(), _ceil_minute(start), _floor_minute(end), timestamp_type=WHOLE_SECONDS_TYPE
+        project_id,
+        LogFilters(),
+        ceil_to_grid(start, ONE_MINUTE),
+        floor_to_grid(end, ONE_MINUTE),
+        timestamp_type=WHOLE_SECONDS_TYPE,
     )
     result = store.query(
         f"SELECT sum(rows) FROM {store.target.table(MINUTE_COUNTS_TABLE)} WHERE {where.sql}", where.params
@@ -166,15 +170,6 @@ def union_all(parts: list[SqlFragment]) -> str:
 
 def union_params(parts: list[SqlFragment]) -> dict[str, object]:
     return {name: value for part in parts for name, value in part.params.items()}
-
-
-def _floor_minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def _ceil_minute(moment: datetime) -> datetime:
-    floor = _floor_minute(moment)
-    return floor if floor == moment else floor + ONE_MINUTE
 
 
 def volume_per_bucket(
